@@ -1,0 +1,1 @@
+"""Headless command-line interface: `splatforge COMMAND ...` (see `app.cli.main`)."""
