@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # GUI tests need an X server: use the one we have, else Xvfb when installed.
 XVFB := $(if $(DISPLAY),,$(shell command -v xvfb-run >/dev/null 2>&1 && echo xvfb-run -a -s \"-screen 0 1920x1080x24\"))
 
-.PHONY: setup run test bench clean
+.PHONY: setup peers run test bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,10 +23,22 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Test-only peer reader (PlayCanvas splat-transform, MIT) for cross-checking
+# the files we write. Optional: tests that need it skip with a reason if npm
+# is missing or the install fails.
+PEER_ST := .peer/node_modules/.bin/splat-transform
+$(PEER_ST):
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --silent --no-audit --no-fund --prefix .peer @playcanvas/splat-transform@3.7.0 >/dev/null 2>&1 \
+	    || echo "note: could not install splat-transform; peer tests will be skipped"; \
+	else echo "note: npm not found; peer tests will be skipped"; fi
+
+peers: $(PEER_ST)
+
 run: setup
 	$(PY) main.py info $(DEMO)
 
-test: setup
+test: setup peers
 	$(XVFB) $(PY) -m pytest -q
 
 bench: setup

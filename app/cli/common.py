@@ -61,12 +61,24 @@ class ProgressBar:
             self.shown = False
 
 
-def load_scene(path: os.PathLike | str) -> LoadedSplats:
-    """Read a splat file with a progress bar; FormatError becomes CliError."""
+def load_scene(path: os.PathLike | str, **options) -> LoadedSplats:
+    """Read a splat file with a progress bar; FormatError becomes CliError.
+    ``options`` are reader options (see `editor.formats.read_splats`)."""
     bar = ProgressBar(f"reading {Path(path).name}")
     try:
-        return read_splats(path, progress=bar)
+        return read_splats(path, progress=bar, **options)
     except FormatError as e:
         raise CliError(e.path or path, e.message) from None
     finally:
         bar.close()
+
+
+def add_read_options(parser) -> None:
+    """Reader options shared by every command that opens a splat file."""
+    parser.add_argument(
+        "--spz-frame",
+        type=str.upper,
+        choices=("RUB", "RDF"),
+        help="axes of SPZ input that does not say: RUB (the SPZ spec, default) or RDF "
+        "(files written by splat-transform 3.x, which stores PLY axes unchanged)",
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.cli.common import CliError, ProgressBar, load_scene
+from app.cli.common import CliError, ProgressBar, add_read_options, load_scene
 from editor.formats import FormatError, write_splats
 from editor.formats.registry import codec_for_output
 from editor.model.budget import keep_most_important
@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--format", metavar="NAME", help="force the output format (ply, compressed-ply, splat, spz)")
     p.add_argument("--spz-version", type=int, choices=(3, 4), help="SPZ version to write (default 3)")
+    add_read_options(p)
     p.set_defaults(func=run)
 
 
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         codec = codec_for_output(out, args.format)  # fail before reading a big input
     except FormatError as e:
         raise CliError(e.path, e.message) from None
-    cloud = load_scene(args.input).cloud
+    cloud = load_scene(args.input, spz_frame=args.spz_frame).cloud
     if args.max_splats is not None:
         cloud = keep_most_important(cloud, args.max_splats)
     if args.sh_degree is not None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from app.cli.common import load_scene
+from app.cli.common import add_read_options, load_scene
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="print format, splat count, SH degree, bounds and statistics of a splat file")
     p.add_argument("file", help="a splat file (.ply, .compressed.ply, .splat, .spz, .ksplat, ...)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    add_read_options(p)
     p.set_defaults(func=run)
 
 
@@ -25,7 +26,7 @@ def scene_info(loaded) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    loaded = load_scene(args.file)
+    loaded = load_scene(args.file, spz_frame=args.spz_frame)
     info = scene_info(loaded)
     info["file"] = str(args.file)
     if args.json:

@@ -16,7 +16,7 @@ import traceback
 from app.cli.common import CliError
 
 # Each module defines register(subparsers) and a run(args) -> int set as `func`.
-_COMMAND_MODULES = ("app.cli.info", "app.cli.convert", "app.cli.render")
+_COMMAND_MODULES = ("app.cli.view", "app.cli.info", "app.cli.convert", "app.cli.render")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,11 +43,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_names(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         parser = build_parser()
+        commands = _command_names(parser)
+        # `splatforge` alone or `splatforge FILE` opens the viewer.
+        if "view" in commands and (not argv or (argv[0] not in commands and not argv[0].startswith("-"))):
+            argv = ["view", *argv]
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
@@ -56,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as e:
         print(e.line(), file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `splatforge info --json x | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("splatforge: interrupted", file=sys.stderr)
         return 130

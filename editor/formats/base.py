@@ -120,6 +120,10 @@ def write_atomic(path: os.PathLike | str, writer: Callable[[Path], None]) -> Non
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        # mkstemp creates 0600 files; give the result the usual umask-based mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
         writer(tmp_path)
         os.replace(tmp_path, path)
     except BaseException:

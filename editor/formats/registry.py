@@ -7,6 +7,7 @@ every write atomic.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 from pathlib import Path
 
@@ -91,13 +92,19 @@ def detect_codec(path: os.PathLike | str) -> Codec:
     raise FormatError(path, "not a splat file this program can read (unknown format)")
 
 
-def read_splats(path: os.PathLike | str, progress: Progress = None) -> LoadedSplats:
+def read_splats(path: os.PathLike | str, progress: Progress = None, **options) -> LoadedSplats:
     """Read any supported splat file. Raises `FormatError` (one line) on any
-    problem with the file, `Cancelled` if ``progress`` asked to stop."""
+    problem with the file, `Cancelled` if ``progress`` asked to stop.
+
+    ``options`` are reader options; each codec takes the ones it knows and
+    ignores the rest (today: ``spz_frame`` for SPZ, see `editor.formats.spz`).
+    """
     path = Path(path)
     codec = detect_codec(path)
+    params = inspect.signature(codec.read).parameters
+    options = {k: v for k, v in options.items() if k in params and v is not None}
     try:
-        loaded = codec.read(path, progress)
+        loaded = codec.read(path, progress, **options)
     except (FormatError, Cancelled):
         raise
     except MemoryError:
