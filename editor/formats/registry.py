@@ -17,6 +17,7 @@ from editor.model.splat_cloud import SplatCloud
 # Order matters for sniffing: more specific formats first (a compressed PLY is
 # also a PLY). Each module defines ``CODEC``.
 _CODEC_MODULES = (
+    "editor.formats.sog",
     "editor.formats.compressed_ply",
     "editor.formats.ply",
     "editor.formats.spz",
@@ -73,7 +74,7 @@ def detect_codec(path: os.PathLike | str) -> Codec:
     """The codec for an existing file: by its first bytes, else by extension."""
     path = Path(path)
     if path.is_dir():
-        raise FormatError(path, "is a folder, not a splat file")
+        raise FormatError(path, "is a folder, not a splat file (for an unbundled SOG, open its meta.json)")
     try:
         with open(path, "rb") as f:
             head = f.read(4096)
