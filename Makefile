@@ -23,13 +23,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Test-only peer reader (PlayCanvas splat-transform, MIT) for cross-checking
-# the files we write. Optional: tests that need it skip with a reason if npm
+# Test-only peer tools for cross-checking the files we write: PlayCanvas
+# splat-transform (MIT) and the Khronos glTF validator (Apache-2.0). Optional: tests that need it skip with a reason if npm
 # is missing or the install fails.
 PEER_ST := .peer/node_modules/.bin/splat-transform
 $(PEER_ST):
 	@if command -v npm >/dev/null 2>&1; then \
-	  npm install --silent --no-audit --no-fund --prefix .peer @playcanvas/splat-transform@3.7.0 >/dev/null 2>&1 \
+	  npm install --silent --no-audit --no-fund --prefix .peer @playcanvas/splat-transform@3.7.0 gltf-validator@2.0.0-dev.3.10 >/dev/null 2>&1 \
 	    || echo "note: could not install splat-transform; peer tests will be skipped"; \
 	else echo "note: npm not found; peer tests will be skipped"; fi
 

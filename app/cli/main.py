@@ -16,7 +16,14 @@ import traceback
 from app.cli.common import CliError
 
 # Each module defines register(subparsers) and a run(args) -> int set as `func`.
-_COMMAND_MODULES = ("app.cli.view", "app.cli.info", "app.cli.convert", "app.cli.render")
+_COMMAND_MODULES = (
+    "app.cli.view",
+    "app.cli.info",
+    "app.cli.convert",
+    "app.cli.render",
+    "app.cli.layout",
+    "app.cli.collider",
+)
 
 
 class _Parser(argparse.ArgumentParser):
