@@ -155,4 +155,6 @@ def write_splats(
         raise FormatError(path, f"cannot write: {e.strerror or e}") from None
     except (ValueError, OverflowError) as e:
         raise FormatError(path, f"cannot write {codec.name}: {e}") from None
+    except TypeError as e:  # an option this codec does not take
+        raise FormatError(path, f"bad option for {codec.name} output: {e}") from None
     return codec

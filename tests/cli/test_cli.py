@@ -23,6 +23,8 @@ SAMPLE_FILES = [
     ("minimal-v4.spz", 4),
     ("minimal.ksplat", 4),
     ("minimal.splat", 4),
+    ("monkey_0001.sog", 31658),
+    ("playcanvas-logo-sog/meta.json", 307128),
 ]
 
 
@@ -70,7 +72,7 @@ def test_info_text(samples_dir):
     assert "45,624" in r.stdout and "SH degree" in r.stdout
 
 
-@pytest.mark.parametrize("ext", [".ply", ".compressed.ply", ".splat", ".spz"])
+@pytest.mark.parametrize("ext", [".ply", ".compressed.ply", ".splat", ".spz", ".sog"])
 def test_convert_sample_to_every_writable_format(samples_dir, tmp_path, ext):
     out = tmp_path / f"out{ext}"
     r = splatforge("convert", samples_dir / "guitar.compressed.ply", out)

@@ -50,6 +50,7 @@ WRITTEN = [
     ("ours.spz", {"version": 3}, 2, 2.0**-11),
     ("ours.spz", {"version": 4}, 3, 2.0**-11),
     ("ours.splat", {}, 0, 1e-6),
+    ("ours.sog", {}, 2, 1e-3),
 ]
 
 
