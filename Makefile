@@ -36,7 +36,7 @@ $(PEER_ST):
 peers: $(PEER_ST)
 
 run: setup
-	$(PY) main.py info $(DEMO)
+	$(PY) main.py view $(DEMO)
 
 test: setup peers
 	$(XVFB) $(PY) -m pytest -q
@@ -44,6 +44,7 @@ test: setup peers
 bench: setup
 	$(PY) bench/io.py
 	$(PY) bench/render.py --quick
+	$(PY) bench/startup.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "app.cli.render",
     "app.cli.layout",
     "app.cli.collider",
+    "app.cli.export",
 )
 
 

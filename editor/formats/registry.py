@@ -21,6 +21,7 @@ _CODEC_MODULES = (
     "editor.formats.compressed_ply",
     "editor.formats.ply",
     "editor.formats.spz",
+    "editor.formats.gltf",
     "editor.formats.ksplat",
     "editor.formats.splat",
 )

@@ -1,0 +1,147 @@
+"""The Statistics panel: what is in the scene, and histograms of opacity,
+scale and colour (pyqtgraph)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from app.ui.jobs import Histogram, LoadedScene
+
+_FIELDS = (
+    ("file", "File"),
+    ("format", "Format"),
+    ("count", "Splats"),
+    ("sh_degree", "SH degree"),
+    ("bounds", "Bounds"),
+    ("size", "Size"),
+    ("memory", "Memory"),
+    ("opacity", "Opacity"),
+    ("scale", "Largest scale"),
+    ("extras", "Extra attributes"),
+    ("load_time", "Load time"),
+)
+
+
+def _vec(v) -> str:
+    return "(" + ", ".join(f"{x:.4g}" for x in v) + ")"
+
+
+def _summary(s: dict | None) -> str:
+    if not s:
+        return "-"
+    return f"median {s['median']:.3g}  (p5 {s['p05']:.3g}, p95 {s['p95']:.3g})"
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024.0
+    return str(n)
+
+
+class StatsPanel(QWidget):
+    """Scene statistics; `show_scene` fills it in, `clear` empties it.
+    The histogram plots are built on first use (pyqtgraph costs ~0.4 s to
+    import, which would otherwise delay the first frame)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("statsPanel")
+        self.labels: dict[str, QLabel] = {}
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        for key, title in _FIELDS:
+            lab = QLabel("-")
+            lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            lab.setWordWrap(True)
+            self.labels[key] = lab
+            form.addRow(title, lab)
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.addLayout(form)
+        self.plots = None  # pyqtgraph GraphicsLayoutWidget, built lazily
+        self.curves: dict[str, object] = {}
+        self.layout_.addStretch(1)
+
+    def values(self) -> dict[str, str]:
+        """The texts shown, by field key (for tests and the status bar)."""
+        return {k: lab.text() for k, lab in self.labels.items()}
+
+    def clear(self) -> None:
+        for lab in self.labels.values():
+            lab.setText("-")
+        if self.plots is not None:
+            for item in self.curves.values():
+                item.setData([0, 1], [0])
+
+    def show_scene(self, scene: LoadedScene) -> None:
+        s = scene.stats
+        lo, hi = np.asarray(s["bounds_min"]), np.asarray(s["bounds_max"])
+        version = f" ({scene.loaded.version})" if scene.loaded.version else ""
+        texts = {
+            "file": os.fspath(scene.path),
+            "format": f"{scene.loaded.format}{version}",
+            "count": f"{s['count']:,}",
+            "sh_degree": str(s["sh_degree"]),
+            "bounds": f"{_vec(lo)} to {_vec(hi)}",
+            "size": _vec(hi - lo),
+            "memory": f"{_bytes(s['memory_bytes'])} decoded",
+            "opacity": _summary(s.get("opacity")),
+            "scale": _summary(s.get("scale_max_axis")),
+            "extras": ", ".join(s.get("extra_attributes", [])) or "none",
+            "load_time": f"{scene.seconds * 1000:.0f} ms",
+        }
+        for k, v in texts.items():
+            self.labels[k].setText(v)
+        self.labels["file"].setToolTip(texts["file"])
+
+    def show_histograms(self, histograms: dict[str, Histogram]) -> None:
+        """Draw the histograms (builds the plots on first call)."""
+        self._ensure_plots()
+        for key, item in self.curves.items():
+            h = histograms.get(key)
+            if h is None:
+                item.setData([0, 1], [0])
+            else:
+                item.setData(h.edges, h.counts)
+        for key, plot in self._plot_items.items():
+            plot.enableAutoRange()
+
+    def _ensure_plots(self) -> None:
+        if self.plots is not None:
+            return
+        os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+        import pyqtgraph as pg
+
+        pg.setConfigOptions(antialias=False, background="#202124", foreground="#c8c8c8")
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setObjectName("histograms")
+        self.plots.setMinimumHeight(380)
+        self.plots.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        self._plot_items = {}
+        specs = (
+            ("opacity", "Opacity", [("opacity", (230, 230, 230))]),
+            ("scale", "log10 largest scale", [("scale", (120, 200, 255))]),
+            ("colour", "Base colour", [("r", (255, 90, 90)), ("g", (90, 220, 90)), ("b", (100, 140, 255))]),
+        )
+        for row, (key, title, series) in enumerate(specs):
+            plot = self.plots.addPlot(row=row, col=0, title=title)
+            plot.setMenuEnabled(False)
+            plot.setMouseEnabled(x=False, y=False)
+            plot.hideButtons()
+            plot.getAxis("left").setWidth(42)
+            self._plot_items[key] = plot
+            for name, colour in series:
+                fill = (*colour, 60) if len(series) == 1 else None
+                item = pg.PlotDataItem(
+                    [0, 1], [0], stepMode="center", pen=pg.mkPen(colour, width=1.5),
+                    fillLevel=0 if fill else None, brush=fill,
+                )
+                plot.addItem(item)
+                self.curves[name] = item
+        # Replace the trailing stretch with the plots.
+        self.layout_.takeAt(self.layout_.count() - 1)
+        self.layout_.addWidget(self.plots, 1)
