@@ -35,8 +35,10 @@ The maths, per splat (float64 here; the GL path runs the same steps in float32):
    ``alpha < 1/255`` are skipped (so splats with opacity < 1/255 vanish).
 7. Compositing front to back in order of increasing camera depth ``t.z`` (ties
    by splat index): ``C += T * alpha * colour``, ``T *= 1 - alpha``; the image
-   is ``C + T * background``. There is no early termination (its effect in
-   3DGS is below 1e-4).
+   is ``C + T * background``. There is no early termination: 3DGS stops
+   once ``T < 1e-4``, which can drop up to 1e-4 / (1 - 0.99) = 0.01 of a
+   pixel's colour (measured: 2.6e-3 on real scenes); the fast renderers match
+   this definition, not the trainer's cut-off.
 
 Culling never changes the image: a splat is skipped when it is behind the near
 plane, when its opacity is below 1/255, or when the bounding box of its
