@@ -18,7 +18,6 @@ orderings, both back to front (farthest first) with ties in index order:
 """
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass, field
 

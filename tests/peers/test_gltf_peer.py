@@ -7,7 +7,6 @@ layout), and our own .glb of the same PLY must hold the same numbers in its
 accessors. Skipped with the reason when the tool is not installed.
 """
 import json
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -19,18 +18,16 @@ from editor.formats import gltf
 from editor.formats.ply import CODEC as PLY
 from editor.model.splat_cloud import quaternion_to_matrix
 from tests.formats.synth import random_cloud
+from tests.peers.validators import splat_transform
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCAL = ROOT / ".peer" / "node_modules" / ".bin" / "splat-transform"
 
 
 def _tool() -> str:
-    if LOCAL.exists():
-        return str(LOCAL)
-    found = shutil.which("splat-transform")
-    if found:
-        return found
-    pytest.skip("splat-transform not installed (make peers needs npm)")
+    found = splat_transform()
+    if found is None:
+        pytest.skip("splat-transform not installed (make peers needs npm)")
+    return found
 
 
 def _peer_glb(tmp_path: Path, cloud) -> Path:

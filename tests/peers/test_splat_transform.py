@@ -9,7 +9,6 @@ these tests skip with that reason.
 splat-transform 3.x keeps PLY axes unchanged in SPZ (no RUB conversion), so
 for SPZ we compare with our cloud turned into the SPZ spec's RUB frame.
 """
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,18 +18,16 @@ from plyfile import PlyData
 
 from editor.formats import read_splats, write_splats
 from tests.formats.synth import random_cloud
+from tests.peers.validators import splat_transform
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCAL = ROOT / ".peer" / "node_modules" / ".bin" / "splat-transform"
 
 
 def _tool() -> str:
-    if LOCAL.exists():
-        return str(LOCAL)
-    found = shutil.which("splat-transform")
-    if found:
-        return found
-    pytest.skip("splat-transform not installed (make peers needs npm)")
+    found = splat_transform()
+    if found is None:
+        pytest.skip("splat-transform not installed (make peers needs npm)")
+    return found
 
 
 def _run(*args):

@@ -1,6 +1,6 @@
 """Independent validators the tests run on files we write (test-only tools).
 
-`gltf_validator` finds the Khronos glTF validator (npm package
+`splat_transform` finds PlayCanvas splat-transform; `gltf_validator` finds the Khronos glTF validator (npm package
 ``gltf-validator``, run with node); `validate_gltf` runs it on bytes and
 returns its issue report. Tests call ``pytest.skip(reason)`` when the tool is
 absent (``make peers`` installs it into ``.peer/``; ``GLTF_VALIDATOR_DIR`` may
@@ -22,6 +22,15 @@ _SCRIPT = (
     "v.validateBytes(new Uint8Array(fs.readFileSync(process.argv[2])), {maxIssues: 0})"
     ".then(r => console.log(JSON.stringify(r.issues))).catch(e => { console.error(String(e)); process.exit(3); });"
 )
+
+
+def splat_transform() -> str | None:
+    """Path of PlayCanvas splat-transform (``make peers`` installs it into
+    .peer/), or None when it is not installed."""
+    local = ROOT / ".peer" / "node_modules" / ".bin" / "splat-transform"
+    if local.exists():
+        return str(local)
+    return shutil.which("splat-transform")
 
 
 def gltf_validator() -> tuple[tuple[str, Path] | None, str]:
