@@ -23,7 +23,7 @@ from editor.formats import sog
 from editor.formats.base import Cancelled, FormatError
 from editor.formats.compressed_ply import morton_order
 from editor.formats.registry import detect_codec, read_splats, write_splats
-from editor.model.splat_cloud import SH_C0, SplatCloud, logit, normalize_quaternions, sigmoid
+from editor.model.splat_cloud import SplatCloud, logit, normalize_quaternions, sigmoid
 from tests.formats.synth import random_cloud
 
 SPLAT_TRANSFORM = Path(__file__).resolve().parents[2] / ".peer" / "node_modules" / ".bin" / "splat-transform"
