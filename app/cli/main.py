@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "app.cli.layout",
     "app.cli.collider",
     "app.cli.export",
+    "app.cli.regenerate",
 )
 
 
