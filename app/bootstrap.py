@@ -136,7 +136,12 @@ def run_app(path: os.PathLike | str | None = None, screenshot: os.PathLike | str
         run = ScreenshotRun(app, window, target, Path(screenshot), camera, width, height)
         QTimer.singleShot(0, run.start)
     else:
-        QTimer.singleShot(0, lambda: window.open_file(target, camera=camera))
+        def start() -> None:
+            # After a crash, offer the autosaved work first (instead of the file).
+            if not window.offer_recovery():
+                window.open_file(target, camera=camera)
+
+        QTimer.singleShot(0, start)
     code = app.exec()
     window.close()
     if run is not None:

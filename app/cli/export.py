@@ -14,11 +14,10 @@ import argparse
 from pathlib import Path
 
 from app.cli.common import CliError, ProgressBar, add_read_options, load_scene
-from editor.export_presets import PRESETS, ExportPreset, frame_cloud
+from editor import exporting
+from editor.export_presets import PRESETS, ExportPreset
 from editor.formats import FormatError
-from editor.formats.base import write_atomic
 from editor.formats.registry import codec_for_output, codecs
-from editor.rendering.budget_report import reduce_splats
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,11 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def pick_codec(preset: ExportPreset):
     """The first of the preset's formats that is registered and writable."""
-    available = {c.name: c for c in codecs() if c.write is not None}
-    for name in preset.formats:
-        if name in available:
-            return available[name]
-    raise CliError(None, f"preset {preset.name}: no writer for {' or '.join(preset.formats)} in this build")
+    try:
+        return exporting.pick_codec(preset)
+    except FormatError as e:
+        raise CliError(None, e.message) from None
 
 
 def _output_path(args, codec) -> Path:
@@ -75,14 +73,6 @@ def _output_path(args, codec) -> Path:
     if not folder.is_dir():
         raise CliError(out, f"folder {folder} does not exist")
     return out
-
-
-def _stem(out: Path, codec) -> str:
-    name = out.name
-    for e in sorted(codec.extensions, key=len, reverse=True):
-        if name.lower().endswith(e):
-            return name[: -len(e)]
-    return out.stem
 
 
 def _load(args):
@@ -111,47 +101,21 @@ def run(args: argparse.Namespace) -> int:
     cloud, layout = _load(args)
     if len(cloud) == 0:
         raise CliError(args.input, "the scene has no splats to export")
-    full = len(cloud)
-    cloud = reduce_splats(cloud, max_splats, args.reduce)
-    degree = preset.sh_degree if args.sh_degree is None else args.sh_degree
-    if cloud.sh_degree > degree:
-        cloud = cloud.with_sh_degree(degree)
-    cloud = frame_cloud(cloud, preset)
-
-    meshes = []
-    collider = None
-    if layout is not None and not args.no_collider:
-        from editor.geometry.meshing import layout_meshes
-
-        meshes = layout_meshes(layout)
-        if meshes:
-            collider = out.with_name(f"{_stem(out, codec)}_collider.glb")
-
-    def writer(tmp: Path) -> None:
-        codec.write(cloud, tmp, bar, **preset.options)
-        if collider is not None:  # inside the splat file's atomic write: both or neither
-            from editor.geometry.mesh_export import write_glb
-
-            write_glb(meshes, collider, preset.collider_matrix)
-
     bar = ProgressBar(f"writing {out.name}")
     try:
-        write_atomic(out, writer)
+        result = exporting.export_scene(cloud, out, preset, max_splats, args.sh_degree, args.reduce, bar,
+                                        collider=not args.no_collider, layout=layout)
     except FormatError as e:
         raise CliError(e.path or out, e.message) from None
-    except OSError as e:
-        raise CliError(out, f"cannot write: {e.strerror or e}") from None
-    except (ValueError, OverflowError) as e:
-        raise CliError(out, f"cannot write {codec.name}: {e}") from None
     finally:
         bar.close()
 
-    size = out.stat().st_size
-    kept = f"{len(cloud)} splats" + (f" (of {full})" if len(cloud) != full else "")
-    print(f"{out}: {kept}, SH {cloud.sh_degree}, {size / 2**20:.2f} MiB, {codec.name}, "
+    kept = f"{result.count} splats" + (f" (of {result.full_count})" if result.count != result.full_count else "")
+    print(f"{out}: {kept}, SH {result.sh_degree}, {result.size / 2**20:.2f} MiB, {codec.name}, "
           f"preset {preset.name} (axes {preset.frame}, {preset.up})")
-    if collider is not None:
-        print(f"{collider}: collider, {len(meshes)} closed meshes")
+    if result.collider is not None:
+        print(f"{result.collider}: collider, {result.collider_meshes} closed meshes")
     elif layout is not None and not args.no_collider:
         print("no collider: the project's layout has no visible solid primitives")
     return 0
+

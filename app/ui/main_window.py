@@ -1,5 +1,14 @@
 """`MainWindow`: menus, docks, status bar, file handling and capture.
 
+The window edits one `editor.model.document.Document` through one
+`editor.history.History`: every change (selection, delete, hide, layout
+edits, numeric properties) is a command pushed with ``history.push``; the
+window only observes the document (``document.changed``) to redraw and
+refresh panels. Loading a splat file makes a one-layer document; projects
+(``.sforge``) save and load whole documents; an autosave timer writes a
+recovery file (`editor.project.Autosaver`) and `offer_recovery` brings it back
+after a crash. Closing, New and opening another file ask to save first.
+
 Everything slow runs as a job: loading, saving and video rendering on worker
 threads (`app.ui.jobs`; videos fall back to `app.ui.capture.VideoRecorder` on
 the UI thread where no headless GL context exists). The status bar shows the
@@ -15,10 +24,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
+    QDoubleSpinBox,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -26,23 +38,39 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QToolBar,
     QWidget,
 )
 
 from app.ui.capture import VideoRecorder, save_png
 from app.ui.dialogs import ShortcutsDialog, SizeDialog, VideoDialog, VideoOptions, show_error
-from app.ui.jobs import Job, LoadedScene, load_job, save_job, video_job
-from app.ui.navigation import UP_PRESETS, guess_up_axis, keyframe_path, turntable_path
-from app.ui.panels import RenderPanel, StatsPanel
+from app.ui.document_view import counts, display_cloud
+from app.ui.jobs import Job, LoadedScene, load_job, save_job, scene_histograms, video_job
+from app.ui.navigation import UP_PRESETS, guess_up_axis, keyframe_path, robust_bounds, turntable_path
+from app.ui.panels import OutlinerPanel, PropertiesPanel, RenderPanel, StatsPanel
 from app.ui.panels.render_settings import DEBUG_VIEWS
 from app.ui.render_bridge import render_kwargs
 from app.ui.settings import AppSettings, Preferences
 from app.ui.shortcuts import ACTION_SHORTCUTS
 from app.ui.viewport import FrameInfo, Viewport
+from editor import project as projects
+from editor import selection
+from editor.commands.document_edits import SetMetadata
+from editor.commands.layout_edits import AddPrimitive, RemovePrimitive, SetLayout, SetPrimitiveProperty
+from editor.commands.splat_edits import DeleteSelection, HideSelection, SetSelection, UnhideAll
+from editor.formats.base import FormatError, LoadedSplats
 from editor.formats.registry import codecs, readable_extensions, writable_extensions
+from editor.geometry.layout_fit import FitOptions, LayoutFitError, fit_layout
+from editor.geometry.mesh_export import export_rotation, write_glb, write_obj
+from editor.geometry.meshing import layout_meshes
+from editor.history import History
 from editor.model.camera import Camera
+from editor.model.document import Document, Layer
+from editor.model.layout import Box, LayoutError, Plane, Wall, frame_from_axes
 
 APP_NAME = "SplatForge"
+AUTOSAVE_MS = 30_000
+TOOL_LABELS = (("navigate", "Navigate"), ("rect", "Rectangle Select"), ("brush", "Brush Select"))
 
 
 class MainWindow(QMainWindow):
@@ -71,6 +99,13 @@ class MainWindow(QMainWindow):
         self.error_dialog: QMessageBox | None = None
         self._fps_times: list[float] = []
         self._label_time = 0.0
+        self.document = Document()
+        self.history = History(self.document)
+        self.project_path: Path | None = None  # the .sforge file the document belongs to
+        self.source_path: Path | None = None  # the splat file it was made from
+        self.layout_selection: list[str] = []  # selected layout primitives (view state, not undone)
+        self.autosaver: projects.Autosaver | None = None
+        self._session = f"{os.getpid()}-{int(time.time())}"
 
         self.viewport = Viewport(self.prefs, self)
         self.setCentralWidget(self.viewport)
@@ -78,6 +113,8 @@ class MainWindow(QMainWindow):
         self.viewport.gl_failed.connect(lambda msg: self._error("Graphics problem", msg))
         self.viewport.gl_ready.connect(self._gl_ready)
         self.viewport.upload_failed.connect(self._upload_failed)
+        self.viewport.select_rect.connect(self._select_rect)
+        self.viewport.brush_dab.connect(self._brush_dab)
 
         self.stats_panel = StatsPanel()
         self.render_panel = RenderPanel(self.prefs)
@@ -88,10 +125,24 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.render_dock)
         self.tabifyDockWidget(self.stats_dock, self.render_dock)
         self.stats_dock.raise_()
+        self.outliner = OutlinerPanel()
+        self.outliner.selection_changed.connect(self.set_layout_selection)
+        self.properties = PropertiesPanel()
+        self.properties.edited.connect(self._property_edited)
+        self.outliner_dock = self._dock("Outliner", "outlinerDock", self.outliner)
+        self.properties_dock = self._dock("Properties", "propertiesDock", self.properties, scroll=True)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.outliner_dock)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.properties_dock)
 
         self._build_status_bar()
         self.action_map: dict[str, QAction] = {}
         self._build_menus()
+        self._build_toolbar()
+        self._attach_document(self.document, self.history)
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.autosave_now)
+        self.autosave_timer.start()
         self.setAcceptDrops(True)
         self._update_title()
         self.resize(1440, 900)
@@ -145,13 +196,53 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         mb = self.menuBar()
         m = mb.addMenu("&File")
+        m.addAction(self._action("new", "&New", self.new_document))
         m.addAction(self._action("open", "&Open...", self.open_dialog))
+        m.addAction(self._action("open_project", "Open &Project...", self.open_project_dialog))
         self.recent_menu = m.addMenu("Open &Recent")
         self._refresh_recent_menu()
         m.addAction(self._action("reload", "Re&load", self.reload))
-        m.addAction(self._action("save_as", "Save &As / Export...", self.save_as_dialog))
+        m.addSeparator()
+        m.addAction(self._action("save_project", "&Save Project", self.save_project))
+        m.addAction(self._action("save_project_as", "Save Project As...", self.save_project_as_dialog))
+        m.addAction(self._action("save_as", "Save &As / Export Splats...", self.save_as_dialog))
+        m.addAction(self._action("export", "&Export...", self.export_dialog))
+        m.addAction(self._action("export_collider", "Export &Collider (GLB/OBJ)...", self.export_collider_dialog))
         m.addSeparator()
         m.addAction(self._action("quit", "&Quit", self.close))
+
+        m = mb.addMenu("&Edit")
+        m.addAction(self._action("undo", "&Undo", self.undo))
+        m.addAction(self._action("redo", "&Redo", self.redo))
+        m.addSeparator()
+        m.addAction(self._action("select_all", "Select &All", self.select_all))
+        m.addAction(self._action("select_none", "Select &None", self.select_none))
+        m.addAction(self._action("select_invert", "&Invert Selection", self.select_invert))
+        m.addSeparator()
+        m.addAction(self._action("delete", "&Delete", self.delete_selected))
+        m.addAction(self._action("hide", "&Hide Selected", self.hide_selected))
+        m.addAction(self._action("unhide_all", "Un&hide All", self.unhide_all))
+
+        m = mb.addMenu("&Tools")
+        self.tool_group = QActionGroup(self)
+        for key, label in TOOL_LABELS:
+            act = self._action(f"tool_{key}", label, lambda k=key: self.set_tool(k), checkable=True)
+            self.tool_group.addAction(act)
+            m.addAction(act)
+        self.action_map["tool_navigate"].setChecked(True)
+
+        m = mb.addMenu("&Layout")
+        m.addAction(self._action("layout_propose", "&Propose from Splats", self.propose_layout))
+        m.addSeparator()
+        m.addAction(self._action("add_box", "Add &Box", lambda: self.add_primitive("box")))
+        m.addAction(self._action("add_floor", "Add &Floor", lambda: self.add_primitive("floor")))
+        m.addAction(self._action("add_wall", "Add &Wall", lambda: self.add_primitive("wall")))
+        m.addAction(self._action("delete_primitive", "&Delete Primitive", self.delete_primitives))
+        m.addSeparator()
+        show = self._action("show_layout", "&Show Layout", self.toggle_layout, checkable=True)
+        show.setChecked(True)
+        m.addAction(show)
+        m.addAction(self.action_map["export_collider"])
 
         m = mb.addMenu("&View")
         m.addAction(self._action("frame_all", "&Frame All", self.frame_all))
@@ -175,6 +266,8 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.stats_dock.toggleViewAction())
         m.addAction(self.render_dock.toggleViewAction())
+        m.addAction(self.outliner_dock.toggleViewAction())
+        m.addAction(self.properties_dock.toggleViewAction())
         m.addAction(self._action("full_screen", "Full &Screen", self.toggle_full_screen, checkable=True))
 
         m = mb.addMenu("&Render")
@@ -199,7 +292,7 @@ class MainWindow(QMainWindow):
         m.addAction(self._action("video_path", "Camera-&Path Video...", lambda: self.video_dialog("path")))
         self._action("cancel_job", "Cancel Job", self.cancel_job)
 
-        m = mb.addMenu("&Help")
+        m = mb.addMenu("Hel&p")  # not &Help: Alt+H is Unhide All
         m.addAction(self._action("shortcuts", "&Keyboard Shortcuts", self.show_shortcuts))
         about = QAction("&About SplatForge", self)
         about.triggered.connect(self.show_about)
@@ -233,20 +326,29 @@ class MainWindow(QMainWindow):
     def open_dialog(self) -> None:
         exts = readable_extensions()
         patterns = " ".join(f"*{e}" for e in exts)
-        filters = [f"Splat files ({patterns})"]
+        filters = [f"Splat files and projects ({patterns} *{projects.EXTENSION})",
+                   f"SplatForge project (*{projects.EXTENSION})"]
         filters += [f"{c.description} ({' '.join('*' + e for e in c.extensions)})" for c in codecs() if c.read]
         filters.append("All files (*)")
         path, _ = QFileDialog.getOpenFileName(self, "Open splat file", self.settings.last_folder(), ";;".join(filters))
         if path:
             self.open_file(path)
 
-    def open_file(self, path: os.PathLike | str, camera: Camera | None = None, keep_view: bool = False) -> Job:
-        """Load ``path`` on a worker thread (cancelling any load in progress).
-        ``camera``: view to use once loaded (default: the home view of the
-        file's up axis); ``keep_view``: keep the current view (reload)."""
+    def open_file(self, path: os.PathLike | str, camera: Camera | None = None, keep_view: bool = False,
+                  ask: bool = True) -> Job | None:
+        """Load ``path`` on a worker thread (cancelling any load in progress):
+        a splat file becomes a new one-layer document, a ``.sforge`` project
+        is opened as it was saved. ``camera``: view to use once loaded
+        (default: the home view of the file's up axis); ``keep_view``: keep
+        the current view (reload). With unsaved changes the user is asked
+        first (``ask``); None when they cancel."""
         path = Path(path)
         if path.is_dir() and (path / "meta.json").is_file():
             path = path / "meta.json"  # an unbundled SOG folder
+        if ask and not self.maybe_save():
+            return None
+        if path.name.lower().endswith(projects.EXTENSION) and not path.name.lower().endswith(projects.RECOVERY_SUFFIX):
+            return self.open_project(path, camera=camera, keep_view=keep_view, ask=False)
         self.keep_view = keep_view
         if isinstance(self.job, Job) and self.job.label.startswith("loading"):
             self.job.cancel()
@@ -264,8 +366,17 @@ class MainWindow(QMainWindow):
             self.open_file(self.scene.path, keep_view=True)
 
     def _scene_ready(self, scene: LoadedScene) -> None:
+        doc = Document([Layer("L1", scene.path.name.split(".")[0] or "splats", scene.cloud)],
+                       metadata={"source": str(scene.path)})
+        self._show_loaded(scene, doc, project_path=None)
+
+    def _show_loaded(self, scene: LoadedScene, doc: Document, project_path: Path | None) -> None:
+        """A loaded document becomes the window's (new history, clean)."""
         self.scene = scene
-        cloud = scene.cloud
+        self.project_path = project_path
+        self.source_path = None if project_path is not None else scene.path
+        self._attach_document(doc, History(doc))
+        cloud = display_cloud(doc)
         up = self.settings.up_axis_for(scene.path)
         if up not in UP_PRESETS:
             up = guess_up_axis(cloud.positions, scene.frame_lo, scene.frame_hi)
@@ -281,13 +392,15 @@ class MainWindow(QMainWindow):
             self.render_panel.set_preferences(self.prefs)
         self.keyframes.clear()
         self.stats_panel.show_scene(scene)
-        self.settings.add_recent_file(scene.path)
-        self.settings.set_last_folder(scene.path.parent)
+        self._update_counts()
+        if not scene.path.name.endswith(projects.RECOVERY_SUFFIX):
+            self.settings.add_recent_file(scene.path)
+            self.settings.set_last_folder(scene.path.parent)
         self._refresh_recent_menu()
         self._update_title()
         self._sync_checks()
         self.statusBar().showMessage(
-            f"Loaded {scene.path.name}: {len(cloud):,} splats, SH degree {cloud.sh_degree}, "
+            f"Loaded {scene.path.name}: {len(scene.cloud):,} splats, SH degree {scene.cloud.sh_degree}, "
             f"{scene.loaded.format} in {scene.seconds * 1000:.0f} ms", 8000)
         # Histograms after the first frame is up (building plots costs time).
         QTimer.singleShot(100, self, lambda s=scene: self.scene is s and self.stats_panel.show_histograms(s.histograms))
@@ -296,6 +409,9 @@ class MainWindow(QMainWindow):
     def _upload_failed(self, message: str) -> None:
         path = self.scene.path if self.scene else None
         self.scene = None
+        self.project_path = self.source_path = None
+        empty = Document()
+        self._attach_document(empty, History(empty))
         self.stats_panel.clear()
         self._update_title()
         self.load_failed.emit(f"{path}: {message}" if path else message)
@@ -336,7 +452,8 @@ class MainWindow(QMainWindow):
         if self.job is not None:
             self._error("Busy", f"wait for '{self.job.label}' to finish or cancel it")
             return None
-        job = save_job(self.scene.cloud, Path(path), self)
+        # Everything that is not deleted (hidden splats too: hiding is a view state).
+        job = save_job(self.document.merged_cloud(include_hidden=True), Path(path), self)
         job.succeeded.connect(lambda res: self.statusBar().showMessage(f"Saved {res[0]} ({res[1]})", 8000))
         job.failed.connect(lambda msg: self._error("Cannot save file", msg))
         self._run(job)
@@ -367,9 +484,435 @@ class MainWindow(QMainWindow):
         self.settings.clear_recent_files()
         self._refresh_recent_menu()
 
+    def document_name(self) -> str | None:
+        if self.project_path is not None:
+            return self.project_path.name
+        if self.source_path is not None:
+            return self.source_path.name
+        if self.document.layers or len(self.document.layout):
+            return "Untitled"
+        return None
+
     def _update_title(self) -> None:
-        name = self.scene.path.name if self.scene else None
-        self.setWindowTitle(f"{name} - {APP_NAME}" if name else APP_NAME)
+        name = self.document_name()
+        dirty = "*" if not self.history.is_clean else ""
+        self.setWindowTitle(f"{name}{dirty} - {APP_NAME}" if name else APP_NAME)
+
+    # ================================================================ document
+    def _attach_document(self, doc: Document, history: History) -> None:
+        """Make ``doc`` (edited through ``history``) the window's document."""
+        old = self.document
+        if old is not doc:
+            try:
+                old.changed.remove(self._document_changed)
+            except ValueError:
+                pass
+        try:
+            self.history.changed.remove(self._history_changed)
+        except ValueError:
+            pass
+        if self.autosaver is not None and self.autosaver.history is not history:
+            self.autosaver.discard()
+        self.document, self.history = doc, history
+        if self._document_changed not in doc.changed:
+            doc.changed.append(self._document_changed)
+        history.changed.append(self._history_changed)
+        self.autosaver = projects.Autosaver(history, self.settings.recovery_dir(), self.project_path,
+                                            session=self._session, on_error=self._autosave_failed)
+        self.layout_selection = []
+        self._layout_changed()
+        self._history_changed(history)
+
+    def _document_changed(self, change) -> None:
+        if change.kind in ("flags", "splats", "layers"):
+            self.viewport.show_cloud(display_cloud(self.document))
+            self._update_counts()
+        elif change.kind == "layout":
+            self._layout_changed()
+
+    def _history_changed(self, history: History) -> None:
+        undo, redo = self.action_map["undo"], self.action_map["redo"]
+        undo.setEnabled(history.can_undo)
+        redo.setEnabled(history.can_redo)
+        undo.setText(f"&Undo {history.undo_text}" if history.can_undo else "&Undo")
+        redo.setText(f"&Redo {history.redo_text}" if history.can_redo else "&Redo")
+        self._update_title()
+
+    def _update_counts(self) -> None:
+        c = counts(self.document)
+        self.stats_panel.show_counts(c["live"], c["selected"], c["hidden"])
+
+    def push(self, command) -> bool:
+        """Run ``command`` through the history; a refused edit (locked
+        primitive, bad value) is shown in the status bar, not raised."""
+        try:
+            self.history.push(command)
+        except (LayoutError, ValueError) as e:
+            self.statusBar().showMessage(f"Cannot {command.text.lower() or 'edit'}: {e}", 8000)
+            return False
+        return True
+
+    def undo(self) -> None:
+        self.history.undo()
+
+    def redo(self) -> None:
+        self.history.redo()
+
+    # ------------------------------------------------------------ unsaved changes
+    def maybe_save(self) -> bool:
+        """With unsaved changes ask Save / Discard / Cancel; True when the
+        caller may go on (saved, discarded or nothing to save)."""
+        if self.history.is_clean:
+            return True
+        if self.headless_errors:
+            return True
+        name = self.document_name() or "Untitled"
+        answer = QMessageBox.warning(
+            self, "Unsaved changes", f"Save the changes to {name} before closing it?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save_project()
+        if answer == QMessageBox.StandardButton.Discard:
+            if self.autosaver is not None:
+                self.autosaver.discard()
+            return True
+        return False
+
+    def new_document(self) -> bool:
+        if not self.maybe_save():
+            return False
+        if self.job is not None and isinstance(self.job, Job) and self.job.label.startswith("loading"):
+            self.job.cancel()
+        self.scene = None
+        self.project_path = self.source_path = None
+        doc = Document()
+        self._attach_document(doc, History(doc))
+        self.viewport.clear_scene()
+        self.stats_panel.clear()
+        self._update_title()
+        return True
+
+    # ------------------------------------------------------------ projects
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", self.settings.last_folder(),
+                                              f"SplatForge project (*{projects.EXTENSION});;All files (*)")
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: os.PathLike | str, camera: Camera | None = None, keep_view: bool = False,
+                     ask: bool = True, recovered: projects.RecoveryFile | None = None) -> Job | None:
+        """Load a ``.sforge`` project on a worker thread (``recovered``: it is
+        that recovery file; the document then belongs to its project and
+        counts as changed)."""
+        if ask and not self.maybe_save():
+            return None
+        path = Path(path)
+        if isinstance(self.job, Job) and self.job.label.startswith("loading"):
+            self.job.cancel()
+        elif self.job is not None:
+            self.cancel_job()
+        self.keep_view = keep_view
+        self.pending_camera = camera
+
+        def work(progress):
+            start = time.perf_counter()
+            doc = projects.load_project(path, progress=lambda f: progress(0.9 * f))
+            merged = doc.merged_cloud(include_hidden=True)
+            stats = merged.statistics() if len(merged) else None
+            lo, hi = robust_bounds(merged.positions)
+            progress(1.0)
+            scene = LoadedScene(path, LoadedSplats(merged, "sforge", str(projects.VERSION)), stats,
+                                scene_histograms(merged), lo, hi, time.perf_counter() - start)
+            return doc, scene
+
+        job = Job(f"loading {path.name}", work, self)
+        job.succeeded.connect(lambda res: self._project_ready(res[0], res[1], recovered))
+        job.failed.connect(self._load_failed)
+        self._run(job)
+        return job
+
+    def _project_ready(self, doc: Document, scene: LoadedScene, recovered: projects.RecoveryFile | None) -> None:
+        project = scene.path if recovered is None else recovered.project_path
+        if not len(scene.cloud):
+            self.scene = None
+            self.project_path, self.source_path = project, None
+            self._attach_document(doc, History(doc))
+            self.viewport.clear_scene()
+            self.stats_panel.clear()
+        else:
+            self._show_loaded(scene, doc, project)
+        if recovered is not None:
+            source = doc.metadata.get("source") if project is None else None
+            self.source_path = Path(source) if isinstance(source, str) else None
+            # Recorded as one undoable step, so the recovered work counts as unsaved.
+            self.push(SetMetadata("recovered_from", str(recovered.path)))
+            projects.discard_recovery(recovered.path)
+        if self.scene is None:
+            self._update_title()
+
+    def save_project(self) -> bool:
+        """Save to the project file (asks for one the first time). True when saved."""
+        if self.project_path is None:
+            return self.save_project_as_dialog()
+        return self.save_project_to(self.project_path)
+
+    def save_project_as_dialog(self) -> bool:
+        stem = (self.project_path or self.source_path or Path("untitled")).name.split(".")[0]
+        start = str(Path(self.settings.last_folder()) / f"{stem}{projects.EXTENSION}")
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", start,
+                                              f"SplatForge project (*{projects.EXTENSION})")
+        if not path:
+            return False
+        if not path.lower().endswith(projects.EXTENSION):
+            path += projects.EXTENSION
+        return self.save_project_to(path)
+
+    def save_project_to(self, path: os.PathLike | str) -> bool:
+        """Write the document to ``path`` (atomically, on the UI thread: the
+        arrays are stored uncompressed, so this is disk speed). True when saved."""
+        path = Path(path)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            projects.save_project(self.document, path)
+        except FormatError as e:
+            self._error("Cannot save project", str(e))
+            return False
+        finally:
+            QApplication.restoreOverrideCursor()
+        old_recovery = self.autosaver.path if self.autosaver is not None else None
+        self.project_path = path
+        self.history.set_clean()
+        if self.autosaver is not None:
+            self.autosaver.saved(path)
+            if old_recovery is not None:
+                projects.discard_recovery(old_recovery)
+        self.settings.add_recent_file(path)
+        self.settings.set_last_folder(path.parent)
+        self._refresh_recent_menu()
+        self._update_title()
+        self.statusBar().showMessage(f"Saved project {path}", 8000)
+        return True
+
+    def autosave_now(self) -> Path | None:
+        """One autosave tick (the timer calls this); the file written or None."""
+        return None if self.autosaver is None else self.autosaver.tick()
+
+    def _autosave_failed(self, error: FormatError) -> None:
+        self.statusBar().showMessage(f"Autosave failed: {error}", 10_000)
+
+    def offer_recovery(self) -> bool:
+        """At startup: offer the newest recovery file, if any. True when the
+        user chose to recover (the project is loading)."""
+        found = [r for r in projects.find_recovery(self.settings.recovery_dir()) if r.newer_than_project]
+        if not found:
+            return False
+        rec = found[0]
+        name = rec.project_path.name if rec.project_path else "an untitled document"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rec.saved_at))
+        answer = QMessageBox.question(
+            self, "Recover unsaved work",
+            f"SplatForge was closed with unsaved changes to {name} (autosaved {when}).\n\nRecover them?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+        if answer != QMessageBox.StandardButton.Yes:
+            projects.discard_recovery(rec.path)
+            return False
+        return self.open_project(rec.path, ask=False, recovered=rec) is not None
+
+    # ------------------------------------------------------------ splat selection
+    def set_tool(self, tool: str) -> None:
+        self.viewport.set_tool(tool)
+        act = self.action_map.get(f"tool_{tool}")
+        if act is not None:
+            act.setChecked(True)
+        self.brush_spin.setEnabled(tool == "brush")
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Tools", self)
+        bar.setObjectName("toolsToolbar")
+        for key, _ in TOOL_LABELS:
+            bar.addAction(self.action_map[f"tool_{key}"])
+        bar.addWidget(QLabel(" Brush "))
+        self.brush_spin = QDoubleSpinBox()
+        self.brush_spin.setObjectName("brushRadius")
+        self.brush_spin.setRange(2.0, 400.0)
+        self.brush_spin.setDecimals(0)
+        self.brush_spin.setSuffix(" px")
+        self.brush_spin.setValue(self.viewport.brush_radius)
+        self.brush_spin.setEnabled(False)
+        self.brush_spin.valueChanged.connect(lambda v: setattr(self.viewport, "brush_radius", float(v)))
+        bar.addWidget(self.brush_spin)
+        bar.addSeparator()
+        for key in ("undo", "redo"):
+            bar.addAction(self.action_map[key])
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.tool_bar = bar
+
+    def _masks(self, pick) -> dict[str, np.ndarray]:
+        cam = self.viewport.camera()
+        return {l.id: pick(l.cloud.positions, cam) for l in self.document.layers if l.visible and len(l)}
+
+    def _select_rect(self, rect, mode: str) -> None:
+        if not self.document.layers:
+            return
+        self.push(SetSelection(self._masks(lambda p, cam: selection.in_screen_rect(p, cam, rect)), mode))
+
+    def _brush_dab(self, points, radius: float, mode: str, stroke) -> None:
+        if not self.document.layers:
+            return
+        masks = self._masks(lambda p, cam: selection.brush_stroke(p, cam, points, radius))
+        self.push(SetSelection(masks, mode, merge_id=stroke))
+
+    def select_all(self) -> None:
+        if self.document.layers:
+            self.push(SetSelection.all(self.document))
+
+    def select_none(self) -> None:
+        if self.document.has_selection():
+            self.push(SetSelection.none())
+
+    def select_invert(self) -> None:
+        if self.document.layers:
+            self.push(SetSelection.inverted(self.document))
+
+    def delete_selected(self) -> None:
+        """Delete the selected splats; with none selected, the selected layout primitives."""
+        if self.document.has_selection():
+            self.push(DeleteSelection())
+        elif self.layout_selection:
+            self.delete_primitives()
+
+    def hide_selected(self) -> None:
+        if self.document.has_selection():
+            self.push(HideSelection())
+
+    def unhide_all(self) -> None:
+        if any(((l.flags & 2) != 0).any() for l in self.document.layers):
+            self.push(UnhideAll())
+
+    # ------------------------------------------------------------ layout
+    def _layout_changed(self) -> None:
+        layout = self.document.layout
+        self.layout_selection = [i for i in self.layout_selection if i in layout]
+        self.outliner.set_layout(layout, self.layout_selection)
+        self._refresh_layout_view()
+
+    def _refresh_layout_view(self) -> None:
+        layout = self.document.layout
+        self.viewport.set_layout(layout if len(layout) else None, self.layout_selection)
+        one = self.layout_selection[0] if len(self.layout_selection) == 1 else None
+        self.properties.show_primitive(layout.get(one) if one is not None else None)
+
+    def set_layout_selection(self, ids: list[str]) -> None:
+        """Select layout primitives (view state: not an undo step)."""
+        self.layout_selection = [i for i in ids if i in self.document.layout]
+        self.outliner.select(self.layout_selection)
+        self._refresh_layout_view()
+
+    def _property_edited(self, pid: str, field: str, value, merge_id) -> None:
+        self.push(SetPrimitiveProperty(pid, field, value, merge_id=merge_id))
+
+    def toggle_layout(self) -> None:
+        self.viewport.set_show_layout(self.action_map["show_layout"].isChecked())
+
+    def propose_layout(self) -> Job | None:
+        """Fit floor, walls, ceiling and boxes to the visible splats on a
+        worker thread; the result lands as one "Set layout" step."""
+        if not self.document.layers:
+            self._error("Nothing to fit", "open a scene first")
+            return None
+        if self.job is not None:
+            self._error("Busy", f"wait for '{self.job.label}' to finish or cancel it")
+            return None
+        cloud = self.document.merged_cloud()
+        options = FitOptions(up_hint=tuple(float(v) for v in self.viewport.nav.world_up))
+
+        def work(progress):
+            progress(0.05)
+            try:
+                layout = fit_layout(cloud, options)
+            except LayoutFitError as e:
+                raise ValueError(str(e)) from None
+            progress(1.0)
+            return layout
+
+        job = Job("proposing layout", work, self)
+        history = self.history
+        # Lands only on the document it was fitted to (not on one opened meanwhile).
+        job.succeeded.connect(lambda layout: self.history is history and self._layout_proposed(layout))
+        job.failed.connect(lambda msg: self._error("Cannot propose a layout", msg))
+        self._run(job)
+        return job
+
+    def _layout_proposed(self, layout) -> None:
+        if self.push(SetLayout(layout)):
+            self.statusBar().showMessage(f"Proposed layout: {len(layout)} primitives", 8000)
+
+    def add_primitive(self, kind: str) -> str | None:
+        """Add a box, floor or wall at the view's centre (sizes relative to the
+        viewing distance, upright along the layout's up). Returns its id."""
+        nav = self.viewport.nav
+        d = max(float(nav.distance), 1e-3)
+        up = np.asarray(self.document.layout.up, float)
+        x = np.cross(up, nav.forward)
+        if np.linalg.norm(x) < 1e-6:
+            x = np.cross(up, [1.0, 0.0, 0.0]) if abs(up[0]) < 0.9 else np.cross(up, [0.0, 0.0, 1.0])
+        rot = frame_from_axes(x, up)
+        centre = tuple(float(v) for v in nav.target)
+        if kind == "box":
+            prim = Box("", "Box", position=centre, rotation=rot, size=(0.2 * d, 0.2 * d, 0.2 * d))
+        elif kind == "floor":
+            prim = Plane("", "Floor", position=centre, rotation=rot, size=(d, d), thickness=0.02 * d, role="floor")
+        elif kind == "wall":
+            prim = Wall("", "Wall", position=centre, rotation=rot, length=0.6 * d, height=0.3 * d,
+                        thickness=0.02 * d)
+        else:
+            raise ValueError(f"unknown primitive kind {kind!r}")
+        cmd = AddPrimitive(prim)
+        if not self.push(cmd):
+            return None
+        self.set_layout_selection([cmd.primitive_id])
+        return cmd.primitive_id
+
+    def delete_primitives(self) -> None:
+        if self.layout_selection:
+            self.push(RemovePrimitive(list(self.layout_selection)))
+
+    def export_dialog(self):
+        """File -> Export...: preset, budget and size estimate (`app.ui.export_dialog`)."""
+        from app.ui.export_dialog import open_export_dialog
+
+        return open_export_dialog(self)
+
+    def export_collider_dialog(self) -> None:
+        if not self.document.layout.solids(visible_only=True):
+            self._error("Nothing to export", "the layout has no visible primitives (Layout > Propose from Splats)")
+            return
+        stem = (self.project_path or self.source_path or Path("layout")).name.split(".")[0]
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export collider", str(Path(self.settings.last_folder()) / f"{stem}-collider.glb"),
+            "glTF binary, y up (*.glb);;Wavefront OBJ, y up (*.obj)")
+        if path:
+            if not path.lower().endswith((".glb", ".obj")):
+                path += ".obj" if "OBJ" in chosen else ".glb"
+            self.export_collider(path)
+
+    def export_collider(self, path: os.PathLike | str, up: str = "y") -> bool:
+        """One closed mesh per visible primitive, GLB or OBJ by extension,
+        converted to a y-up (or z-up) engine frame like `splatforge collider`."""
+        path = Path(path)
+        meshes = layout_meshes(self.document.layout)
+        rotation = export_rotation(up, self.document.layout.up)
+        try:
+            if path.suffix.lower() == ".obj":
+                write_obj(meshes, path, rotation)
+            else:
+                write_glb(meshes, path, rotation)
+        except (OSError, FormatError) as e:
+            self._error("Cannot export collider", f"{path}: {e}")
+            return False
+        self.statusBar().showMessage(f"Exported {len(meshes)} collider meshes to {path}", 8000)
+        return True
 
     # ================================================================ drag and drop
     @staticmethod
@@ -607,7 +1150,7 @@ class MainWindow(QMainWindow):
             self._error("Cannot record video", str(e))
             return None
         if background_thread:
-            job = video_job(self.scene.cloud, cams, Path(path), options.fps,
+            job = video_job(self.document.merged_cloud(), cams, Path(path), options.fps,
                             render_kwargs(self.prefs), self)
             job.failed.connect(lambda msg, j=job, p=path, o=options: self._video_failed(j, msg, p, o))
         else:
@@ -647,10 +1190,16 @@ class MainWindow(QMainWindow):
         if not self._layout_restored:
             # First run: give the (tabbed) panels room for the histograms.
             self._layout_restored = True
-            self.resizeDocks([self.stats_dock], [440], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.stats_dock, self.outliner_dock], [440, 220], Qt.Orientation.Horizontal)
 
     # ================================================================ closing
     def closeEvent(self, event) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.autosave_timer.stop()
+        if self.autosaver is not None:
+            self.autosaver.discard()
         self.wait_for_jobs()
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.settings.save_preferences(self.prefs)

@@ -5,6 +5,16 @@ Kept apart from the widget so the renderer's API is used in one place. Every
 method must be called on the UI thread with the widget's context current
 (inside ``paintGL`` or between ``makeCurrent``/``doneCurrent``).
 
+The layout (block-out primitives) is drawn by `LayoutRenderer` over the
+splats, as a translucent overlay (see `app.render.layout_renderer` for why
+not under them); ``show_layout`` switches it off.
+
+Selection highlight without touching `SplatRenderer`: the window hands the
+bridge a *derived* cloud (`app.ui.document_view.display_cloud`: shown splats
+only, selected ones tinted through their SH DC term) whenever the flags
+change. That costs one re-upload per selection edit (tens of ms per million
+splats on llvmpipe) instead of a per-splat flag texture in the renderer.
+
 Render modes: "splats" is the renderer's normal output; "points" shrinks
 every splat to the renderer's pixel-sized low-pass footprint (splat scale
 1e-4), which shows the splat centres in their colours. "ellipses" needs a
@@ -87,6 +97,8 @@ class RenderBridge:
         self.count = 0
         self._last_plan: FramePlan | None = None
         self._render_params: set[str] = set()
+        self.layout_renderer = None
+        self.show_layout = True
 
     @property
     def ready(self) -> bool:
@@ -102,6 +114,9 @@ class RenderBridge:
         ctx.gc_mode = "context_gc"
         self.ctx = ctx
         self.renderer = SplatRenderer(ctx)
+        from app.render.layout_renderer import LayoutRenderer
+
+        self.layout_renderer = LayoutRenderer(ctx)
         self._render_params = set(inspect.signature(self.renderer.render).parameters)
 
     def info(self) -> dict:
@@ -124,6 +139,16 @@ class RenderBridge:
         self.budget = InteractionBudget(target_fps=TARGET_FPS)
         self._seeded = False
 
+    def set_layout(self, layout, selected=frozenset()) -> None:
+        """Mesh ``layout`` (None clears) for drawing; ``selected`` ids highlighted."""
+        _collect(self.ctx)
+        self.layout_renderer.set_layout(layout, set(selected))
+
+    def _draw_layout(self, fbo, camera: Camera) -> None:
+        if self.show_layout and self.layout_renderer is not None and not self.layout_renderer.empty:
+            near, far = self.renderer.depth_range(camera)
+            self.layout_renderer.draw(fbo, camera, near, far)
+
     def _kwargs(self, prefs: Preferences) -> dict:
         return render_kwargs(prefs, "mode" in self._render_params)
 
@@ -143,6 +168,7 @@ class RenderBridge:
         self._last_plan = plan
         stats = self.renderer.render(camera, fbo=fbo, budget=plan.budget, resolution_scale=plan.resolution_scale,
                                      **self._kwargs(prefs))
+        self._draw_layout(fbo, camera)
         self.ctx.finish()  # so the measured time is the real frame time
         return stats.drawn, stats.resolution_scale
 
@@ -166,9 +192,13 @@ class RenderBridge:
         through the renderer's own offscreen target (as `splatforge render`)."""
         _collect(self.ctx)
         self.renderer.render(camera, fbo=None, budget=None, **self._kwargs(prefs))
+        self._draw_layout(self.renderer.offscreen_fbo, camera)
         return self.renderer.read_image()
 
     def release(self) -> None:
+        if self.layout_renderer is not None:
+            self.layout_renderer.release()
+            self.layout_renderer = None
         if self.renderer is not None:
             self.renderer.release()
             self.renderer = None

@@ -55,6 +55,10 @@ class AppSettings:
         except (TypeError, ValueError):
             return default
 
+    def recovery_dir(self) -> Path:
+        """Where autosaves (recovery files) go: ``recovery/`` next to the settings file."""
+        return Path(self.qs.fileName()).resolve().parent / "recovery"
+
     def sync(self) -> None:
         self.qs.sync()
 

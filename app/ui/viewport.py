@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QPointF, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QSurfaceFormat
 from PySide6.QtOpenGLWidgets import QOpenGLWidget
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QRubberBand, QWidget
 
 from app.ui.navigation import OrbitNavigator
 from app.ui.render_bridge import RenderBridge, release_current_egl_context
@@ -70,15 +70,36 @@ class FrameInfo:
     total_ms: float = 0.0  # render + Qt's composition of the window, ms
 
 
+#: Viewport tools: left-button behaviour.
+TOOLS = ("navigate", "rect", "brush")
+
+
+def selection_mode(modifiers) -> str:
+    """Shift adds to the selection, Ctrl subtracts, nothing replaces it."""
+    if modifiers & Qt.KeyboardModifier.ControlModifier:
+        return "subtract"
+    if modifiers & Qt.KeyboardModifier.ShiftModifier:
+        return "add"
+    return "replace"
+
+
 class Viewport(QOpenGLWidget):
     """The 3D view. Mouse: left drag orbits, middle (or Shift+left) pans,
-    wheel zooms to the cursor, right button held flies (WASD/QE + mouse look)."""
+    wheel zooms to the cursor, right button held flies (WASD/QE + mouse look).
+
+    With the ``rect`` or ``brush`` tool the left button selects instead
+    (Shift adds, Ctrl subtracts; Alt+left still orbits; middle pans): a
+    rectangle drag emits `select_rect` on release, a brush stroke emits
+    `brush_dab` for every mouse move (one stroke id per stroke). Positions
+    are in device pixels, as `camera()` uses them."""
 
     frame_rendered = Signal(object)  # FrameInfo
     full_frame_ready = Signal()  # a full-quality frame of the current scene and view is on screen
     gl_failed = Signal(str)  # the GL context or renderer could not be set up
     gl_ready = Signal()  # the renderer is set up (available_views() is known)
     upload_failed = Signal(str)  # the renderer refused the scene (one line)
+    select_rect = Signal(object, str)  # (x0, y0, x1, y1) device pixels, mode
+    brush_dab = Signal(object, float, str, object)  # (K, 2) device-pixel polyline, radius px, mode, stroke id
 
     def __init__(self, prefs: Preferences, parent: QWidget | None = None):
         super().__init__(parent)
@@ -117,6 +138,13 @@ class Viewport(QOpenGLWidget):
         self._fly_last = 0.0
         self._buttons = Qt.MouseButton.NoButton
         self._last_pos = QPointF()
+        self.tool = "navigate"
+        self.brush_radius = 20.0  # logical pixels
+        self._select_start: QPointF | None = None  # left press of a selection tool
+        self._select_mode = "replace"
+        self._stroke = 0
+        self._rubber = QRubberBand(QRubberBand.Shape.Rectangle, self)
+        self._pending_layout = None  # (layout, selected ids) to hand to the renderer
 
         self.hint = QLabel("Drop a splat file here, or use File > Open", self)
         self.hint.setObjectName("viewportHint")
@@ -142,6 +170,29 @@ class Viewport(QOpenGLWidget):
             self.nav.frame(self._aspect())
         self.hint.hide()
         self.view_changed(full=True)
+
+    def show_cloud(self, cloud: SplatCloud) -> None:
+        """Draw ``cloud`` instead of the current one, keeping the view (edits)."""
+        self.cloud = cloud
+        self._pending_cloud = cloud
+        self.update()
+
+    def set_layout(self, layout, selected=frozenset()) -> None:
+        """Draw ``layout``'s primitives (None: none); ``selected`` ids highlighted."""
+        self._pending_layout = (layout, frozenset(selected))
+        self.update()
+
+    def set_show_layout(self, show: bool) -> None:
+        self.bridge.show_layout = bool(show)
+        self.update()
+
+    def set_tool(self, tool: str) -> None:
+        if tool not in TOOLS:
+            raise ValueError(f"tool must be one of {', '.join(TOOLS)}")
+        self.tool = tool
+        self._rubber.hide()
+        self._select_start = None
+        self.setCursor(Qt.CursorShape.ArrowCursor if tool == "navigate" else Qt.CursorShape.CrossCursor)
 
     def clear_scene(self) -> None:
         self.cloud = None
@@ -200,6 +251,13 @@ class Viewport(QOpenGLWidget):
         """Hand a newly set scene to the renderer (context current). A scene
         the renderer refuses (e.g. over its size limit) is dropped with
         `upload_failed`; the viewport keeps working."""
+        if self._pending_layout is not None:
+            layout, selected = self._pending_layout
+            self._pending_layout = None
+            try:
+                self.bridge.set_layout(layout, selected)
+            except Exception as e:  # noqa: BLE001 - a layout that cannot be meshed must not kill the view
+                print(f"splatforge: cannot draw the layout: {e}", file=sys.stderr)
         if self._pending_cloud is None:
             return
         cloud, self._pending_cloud = self._pending_cloud, None
@@ -296,16 +354,48 @@ class Viewport(QOpenGLWidget):
         self.hint.setGeometry(self.rect())
         self.view_changed(full=False)
 
+    def _selecting(self, event) -> bool:
+        return (self.tool != "navigate" and event.button() == Qt.MouseButton.LeftButton
+                and not (event.modifiers() & Qt.KeyboardModifier.AltModifier))
+
+    def _device(self, p: QPointF) -> tuple[float, float]:
+        dpr = self.devicePixelRatioF()
+        return p.x() * dpr, p.y() * dpr
+
     def mousePressEvent(self, event) -> None:
         self.setFocus(Qt.FocusReason.MouseFocusReason)
         self._buttons = event.buttons()
         self._last_pos = event.position()
+        if self._selecting(event):
+            self._select_start = event.position()
+            self._select_mode = selection_mode(event.modifiers())
+            if self.tool == "rect":
+                self._rubber.setGeometry(QRect(self._select_start.toPoint(), QSize()))
+                self._rubber.show()
+            else:
+                self._stroke += 1
+                p = self._device(event.position())
+                self.brush_dab.emit(np.array([p]), self.brush_radius * self.devicePixelRatioF(),
+                                    self._select_mode, ("brush", id(self), self._stroke))
+            event.accept()
+            return
         if event.button() == Qt.MouseButton.RightButton:
             self._fly_last = time.monotonic()
         event.accept()
 
     def mouseMoveEvent(self, event) -> None:
         pos = event.position()
+        if self._select_start is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            if self.tool == "rect":
+                self._rubber.setGeometry(QRect(self._select_start.toPoint(), pos.toPoint()).normalized())
+            else:
+                mode = "subtract" if self._select_mode == "subtract" else "add"  # later dabs extend the stroke
+                pts = np.array([self._device(self._last_pos), self._device(pos)])
+                self.brush_dab.emit(pts, self.brush_radius * self.devicePixelRatioF(), mode,
+                                    ("brush", id(self), self._stroke))
+            self._last_pos = pos
+            event.accept()
+            return
         d = pos - self._last_pos
         self._last_pos = pos
         buttons = event.buttons()
@@ -323,6 +413,13 @@ class Viewport(QOpenGLWidget):
         event.accept()
 
     def mouseReleaseEvent(self, event) -> None:
+        if self._select_start is not None and event.button() == Qt.MouseButton.LeftButton:
+            start, self._select_start = self._select_start, None
+            if self.tool == "rect":
+                self._rubber.hide()
+                x0, y0 = self._device(start)
+                x1, y1 = self._device(event.position())
+                self.select_rect.emit((x0, y0, x1, y1), self._select_mode)
         self._buttons = event.buttons()
         if not (event.buttons() & Qt.MouseButton.RightButton):
             self._fly_keys.clear()

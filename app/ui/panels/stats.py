@@ -14,6 +14,7 @@ _FIELDS = (
     ("file", "File"),
     ("format", "Format"),
     ("count", "Splats"),
+    ("selected", "Selected"),
     ("sh_degree", "SH degree"),
     ("bounds", "Bounds"),
     ("size", "Size"),
@@ -97,6 +98,11 @@ class StatsPanel(QWidget):
         for k, v in texts.items():
             self.labels[k].setText(v)
         self.labels["file"].setToolTip(texts["file"])
+
+    def show_counts(self, live: int, selected: int, hidden: int = 0) -> None:
+        """The document's splat counts after edits: live (not deleted), selected, hidden."""
+        self.labels["count"].setText(f"{live:,}" + (f" ({hidden:,} hidden)" if hidden else ""))
+        self.labels["selected"].setText(f"{selected:,}")
 
     def show_histograms(self, histograms: dict[str, Histogram]) -> None:
         """Draw the histograms (builds the plots on first call)."""
