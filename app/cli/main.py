@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "app.cli.collider",
     "app.cli.export",
     "app.cli.regenerate",
+    "app.cli.predict",
 )
 
 

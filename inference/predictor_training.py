@@ -1,0 +1,310 @@
+"""Training and evaluation of the feed-forward predictor (`scripts/train_predictor.py`).
+
+Data: `inference.procedural.make_sample` scenes generated on the fly; the
+scene of batch item ``b`` at step ``k`` on rank ``r`` of ``R`` is seed
+``seed * 1_000_003 + (k * R + r) * batch + b``, so every rank sees different
+scenes (DistributedSampler-style) and a resumed run sees exactly the scenes
+it would have seen. Held-out evaluation scenes use seeds from
+``EVAL_SEED_BASE`` on, which training never reaches in practice.
+
+Loss per scene: L1 of the rendered input view, + ``target_weight`` x L1 of
+each target view (0-30 degrees away) over the pixels the input view could
+see (the target's mask), + ``depth_weight(step)`` x mean |log z - log z_gt|
+over covered input pixels (1 at first, decaying linearly to 0.1 by
+``depth_steps``), + 0.2 x (1 - SSIM) of the input view when
+`inference.ssim` provides ``ssim``. Rendering is `inference.rasterizer.rasterize`
+(black background, as the data).
+
+Checkpoints (no pickle): OUT (.safetensors) holds the weights; OUT with
+``.train.safetensors`` the Adam moments by parameter name; OUT with
+``.train.json`` the step, wall time, arguments and loss log. ``--resume``
+continues from them.
+
+DDP: when ``WORLD_SIZE`` > 1 (torchrun), the process group is initialised
+with the gloo backend, the model wrapped in DistributedDataParallel, and
+only rank 0 writes files.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inference import procedural
+from inference.predictor import (
+    DEFAULT_FOV,
+    DEPTH_MAX,
+    DEPTH_MIN,
+    PredictorNet,
+    decode_gaussians,
+    load_model,
+    network_input,
+    raw_maps,
+    save_weights,
+)
+from inference.rasterizer import rasterize
+
+EVAL_SEED_BASE = 900_000_000
+EVAL_ANGLES = (10.0, 20.0, 30.0)
+
+try:  # optional, provided by the appearance pass
+    from inference.ssim import ssim as _ssim  # type: ignore
+except Exception:  # noqa: BLE001 - any import problem just disables the term
+    _ssim = None
+
+
+def scene_seed(seed: int, step: int, rank: int, world: int, batch: int, item: int) -> int:
+    return seed * 1_000_003 + (step * world + rank) * batch + item
+
+
+def _render(g: dict, i: int, camera) -> torch.Tensor:
+    return rasterize(g["means"][i], g["log_scales"][i], g["quats"][i], g["opacity_logits"][i], g["sh"][i], camera)
+
+
+def depth_weight(step: int, depth_steps: int) -> float:
+    return 0.1 + 0.9 * max(0.0, 1.0 - step / max(depth_steps, 1))
+
+
+def batch_loss(model, samples: list, step: int, args) -> tuple[torch.Tensor, dict]:
+    """Loss of a batch of `procedural.Sample` s and its parts (floats)."""
+    images = torch.stack([torch.from_numpy(s.image).permute(2, 0, 1) for s in samples])
+    fov = samples[0].camera.fov_y_deg
+    raw = model(network_input(images, fov))
+    g = decode_gaussians(raw, images, fov)
+    l_in = l_tg = l_d = l_s = 0.0
+    for i, s in enumerate(samples):
+        pred = _render(g, i, s.camera)
+        gt = torch.from_numpy(s.image)
+        l_in = l_in + (pred - gt).abs().mean()
+        if _ssim is not None:
+            l_s = l_s + (1 - _ssim(pred, gt))
+        for cam, img, mask in s.targets:
+            m = torch.from_numpy(mask)[..., None]
+            pt = _render(g, i, cam)
+            l_tg = l_tg + ((pt - torch.from_numpy(img)).abs() * m).sum() / (3 * m.sum() + 1.0)
+        cov = torch.from_numpy(s.coverage > 0.5)
+        if cov.any():
+            zt = torch.from_numpy(s.depth).clamp_min(1e-3)
+            l_d = l_d + (torch.log(g["depth"][i]) - torch.log(zt)).abs()[cov].mean()
+    n = len(samples)
+    wd = depth_weight(step, args.depth_steps)
+    loss = (l_in + args.target_weight * l_tg / max(1, args.targets) + wd * l_d + 0.2 * l_s) / n
+    val = lambda x: float(x.detach()) if torch.is_tensor(x) else float(x)  # noqa: E731
+    parts = {"input_l1": val(l_in) / n, "target_l1": val(l_tg) / n / max(1, args.targets),
+             "depth_log_l1": val(l_d) / n, "depth_weight": wd}
+    return loss, parts
+
+
+# ------------------------------------------------------------------ checkpoints
+def _train_paths(out: Path) -> tuple[Path, Path]:
+    stem = out.with_suffix("")
+    return stem.with_name(stem.name + ".train.safetensors"), stem.with_name(stem.name + ".train.json")
+
+
+def save_checkpoint(model, opt, out: Path, state: dict) -> None:
+    from safetensors.torch import save_file
+
+    from editor.formats.base import write_atomic
+
+    save_weights(model, out, {"step": state["step"], "train_size": state["args"]["size"]})
+    moments = {}
+    for name, p in model.named_parameters():
+        st = opt.state.get(p, {})
+        if "exp_avg" in st:
+            moments[name + ".exp_avg"] = st["exp_avg"].contiguous()
+            moments[name + ".exp_avg_sq"] = st["exp_avg_sq"].contiguous()
+    opt_path, json_path = _train_paths(out)
+    write_atomic(opt_path, lambda tmp: save_file(moments, str(tmp)))
+    write_atomic(json_path, lambda tmp: Path(tmp).write_text(json.dumps(state, indent=1) + "\n"))
+
+
+def load_checkpoint(model, opt, out: Path) -> dict:
+    from safetensors.torch import load_file
+
+    opt_path, json_path = _train_paths(out)
+    state = json.loads(json_path.read_text())
+    model.load_state_dict(load_model(out).state_dict())
+    moments = load_file(str(opt_path)) if opt_path.is_file() else {}
+    osd = opt.state_dict()
+    new_state = {}
+    for i, (name, _) in enumerate(model.named_parameters()):
+        if name + ".exp_avg" in moments:
+            new_state[i] = {"step": torch.tensor(float(state["step"])), "exp_avg": moments[name + ".exp_avg"],
+                            "exp_avg_sq": moments[name + ".exp_avg_sq"]}
+    opt.load_state_dict({"state": new_state, "param_groups": osd["param_groups"]})
+    return state
+
+
+# ------------------------------------------------------------------ training
+def train(args) -> dict:
+    torch.set_flush_denormal(True)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.init_process_group("gloo")
+    torch.manual_seed(args.seed)
+    model = PredictorNet(input_size=args.size)
+    net = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    out = Path(args.out)
+    state = {"step": 0, "elapsed_s": 0.0, "log": [], "args": vars(args), "world_size": world}
+    if args.resume and _train_paths(out)[1].is_file():
+        state = load_checkpoint(model, opt, out)
+        state["args"] = vars(args)
+        if rank == 0:
+            print(f"resumed at step {state['step']}", flush=True)
+    start_step, t0, elapsed0 = state["step"], time.time(), state["elapsed_s"]
+    last_save = t0
+    step = start_step
+    for step in range(start_step, args.steps):
+        for gp in opt.param_groups:  # cosine decay to 10 %
+            gp["lr"] = args.lr * (0.55 + 0.45 * math.cos(math.pi * step / max(1, args.steps)))
+        samples = [procedural.make_sample(scene_seed(args.seed, step, rank, world, args.batch, b), args.size,
+                                          n_targets=args.targets) for b in range(args.batch)]
+        loss, parts = batch_loss(net, samples, step, args)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if not math.isfinite(float(loss.detach())):
+            raise RuntimeError(f"loss is not finite at step {step}")
+        now = time.time()
+        if rank == 0 and (step % args.log_every == 0 or step == args.steps - 1):
+            entry = {"step": step, "loss": round(float(loss.detach()), 5), **{k: round(v, 5) for k, v in parts.items()},
+                     "wall_s": round(elapsed0 + now - t0, 1)}
+            state["log"].append(entry)
+            print(json.dumps(entry), flush=True)
+        stop = bool(args.time_limit) and (elapsed0 + now - t0) > args.time_limit * 60
+        if world > 1:  # every rank must stop at the same step, or the others hang in all-reduce
+            import torch.distributed as dist
+
+            flag = torch.tensor([1.0 if stop else 0.0])
+            dist.broadcast(flag, 0)
+            stop = bool(flag.item())
+        if rank == 0 and (now - last_save > args.save_every_s or step == args.steps - 1 or stop):
+            state.update(step=step + 1, elapsed_s=round(elapsed0 + now - t0, 1))
+            save_checkpoint(model, opt, out, state)
+            last_save = now
+        if stop:
+            if rank == 0:
+                print(f"time limit reached after step {step + 1}", flush=True)
+            break
+    state.update(step=step + 1, elapsed_s=round(elapsed0 + time.time() - t0, 1))
+    if rank == 0:
+        save_checkpoint(model, opt, out, state)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return state
+
+
+# ------------------------------------------------------------------ evaluation
+def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """PSNR (dB) of images (H, W, 3) in [0, 1], over pixels with mask > 0.5."""
+    d = (np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2
+    if mask is not None:
+        sel = np.asarray(mask) > 0.5
+        if not sel.any():
+            return float("nan")
+        d = d[sel]
+    mse = float(d.mean())
+    return 100.0 if mse <= 1e-10 else -10 * math.log10(mse)
+
+
+def with_depth(raw: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Raw maps (1, 15, H, W) with the depth channel replaced so that the
+    decoded depth is ``z`` (1, H, W) (clamped to the decodable range)."""
+    out = raw.clone()
+    lo, hi = math.log(DEPTH_MIN), math.log(DEPTH_MAX)
+    frac = ((torch.log(z.clamp(DEPTH_MIN * 1.001, DEPTH_MAX * 0.999)) - lo) / (hi - lo))
+    out[:, 0] = torch.logit(frac)
+    return out
+
+
+def evaluate(model, n_scenes: int = 16, size: int = 128, fov_deg: float = DEFAULT_FOV) -> dict:
+    """Mean PSNR on held-out generated scenes: input view (whole image) and
+    10/20/30-degree views (over the pixels the input view could see), for the
+    predictor and for two lifts that keep everything the predictor outputs
+    but its depth: a flat card at the median true depth (``flat_card``) and
+    the true depth (``true_depth``: the perfect-depth lift)."""
+    res = {k: {"input": [], **{f"{int(a)}deg": [] for a in EVAL_ANGLES}} for k in ("predictor", "flat_card", "true_depth")}
+    times = []
+    for i in range(n_scenes):
+        s = procedural.make_sample(EVAL_SEED_BASE + i, size, angles=[a * (1 if i % 2 else -1) for a in EVAL_ANGLES],
+                                   fov_deg=fov_deg)
+        img = torch.from_numpy(s.image).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            t = time.perf_counter()
+            raw = raw_maps(model, img, fov_deg)
+            times.append(time.perf_counter() - t)
+            cov = s.coverage > 0.5
+            med = float(np.median(s.depth[cov])) if cov.any() else 3.0
+            gt_z = torch.from_numpy(np.where(cov, s.depth, DEPTH_MAX))[None].float()
+            variants = {
+                "predictor": decode_gaussians(raw, img, fov_deg),
+                "flat_card": decode_gaussians(with_depth(raw, torch.full((1, size, size), med)), img, fov_deg),
+                "true_depth": decode_gaussians(with_depth(raw, gt_z), img, fov_deg),
+            }
+            for name, g in variants.items():
+                res[name]["input"].append(psnr(_render(g, 0, s.camera).numpy(), s.image))
+                for a, (cam, timg, mask) in zip(EVAL_ANGLES, s.targets):
+                    res[name][f"{int(a)}deg"].append(psnr(_render(g, 0, cam).numpy(), timg, mask))
+    summary = {name: {k: round(float(np.nanmean(v)), 2) for k, v in d.items()} for name, d in res.items()}
+    summary["scenes"] = n_scenes
+    summary["size"] = size
+    summary["network_ms_median"] = round(1000 * float(np.median(times)), 1)
+    return summary
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Train the SplatForge feed-forward predictor on procedural scenes.")
+    p.add_argument("--steps", type=int, default=12000, help="total optimisation steps (default 12000)")
+    p.add_argument("--out", default="assets/predictor.safetensors", help="weights file (safetensors)")
+    p.add_argument("--size", type=int, default=64, help="training image size in pixels (multiple of 16; default 64)")
+    p.add_argument("--batch", type=int, default=4, help="scenes per step per process (default 4)")
+    p.add_argument("--targets", type=int, default=2, help="novel views per scene (default 2)")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--target-weight", type=float, default=1.0)
+    p.add_argument("--depth-steps", type=int, default=3000, help="depth loss weight decays 1 -> 0.1 over these steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint files")
+    p.add_argument("--time-limit", type=float, default=0.0, help="stop (and save) after this many minutes")
+    p.add_argument("--save-every-s", type=float, default=300.0)
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--eval", type=int, default=0, metavar="N", help="after training, evaluate on N held-out scenes")
+    p.add_argument("--eval-only", action="store_true", help="only evaluate OUT")
+    p.add_argument("--eval-size", type=int, default=128)
+    p.add_argument("--eval-out", help="write the evaluation JSON here")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.size % 16:
+        raise SystemExit("--size must be a multiple of 16")
+    if not args.eval_only:
+        train(args)
+    if int(os.environ.get("RANK", "0")) == 0 and (args.eval or args.eval_only):
+        torch.set_flush_denormal(True)
+        res = evaluate(load_model(args.out), args.eval or 16, args.eval_size)
+        text = json.dumps(res, indent=1)
+        print(text)
+        if args.eval_out:
+            Path(args.eval_out).write_text(text + "\n")
+    return 0
