@@ -625,7 +625,8 @@ class SplatRenderer:
             raise RuntimeError("nothing rendered yet")
         w, h = fbo.size
         raw = fbo.read(components=3, dtype="f4", alignment=1)
-        img = np.frombuffer(raw, dtype=np.float32).reshape(h, w, 3)[::-1]
+        # nan_to_num: a NaN written by any pass must not become an undefined uint8.
+        img = np.nan_to_num(np.frombuffer(raw, dtype=np.float32).reshape(h, w, 3)[::-1], nan=0.0)
         if np.dtype(dtype) == np.float32:
             return np.ascontiguousarray(np.clip(img, 0.0, 1.0))
         return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)

@@ -739,6 +739,14 @@ def fit_palette(x: np.ndarray, size: int, iterations: int, rng: np.random.Genera
     (palette (P, D) float32 with P <= size, labels (N,) int64 into it)."""
     n = len(x)
     size = max(1, min(size, n))
+    # Few distinct rows (e.g. SH bands that are all zero): they are the palette,
+    # exactly. Without this, k-means on identical points degenerates into one
+    # huge cluster and takes minutes.
+    rows = np.ascontiguousarray(x)
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    if first.size <= size:
+        return rows[first].astype(np.float32), inverse.reshape(-1).astype(np.int64)
     if n * size <= 1 << 25 or size <= 256:
         sample = x if n <= 1 << 18 else x[rng.choice(n, 1 << 18, replace=False)]
         c = sample[rng.choice(len(sample), size, replace=False)].copy()

@@ -737,3 +737,14 @@ def test_fuzz_seeds_are_valid(tmp_path):
     for i, (meta, files) in enumerate([(SEED_META, SEED_FILES), (HAND_META, HAND_FILES)]):
         assert len(sog.read(write_bundle(tmp_path / f"{i}.sog", meta, files), None).cloud) > 0
         assert len(sog.read(write_folder(tmp_path / f"d{i}", meta, files), None).cloud) > 0
+
+
+def test_palette_of_identical_sh_rows_is_exact(tmp_path):
+    """SH bands that are all zero (a common trainer output at low degree) give a
+    one-entry palette that reproduces them exactly (and quickly)."""
+    cloud = random_cloud(24000, 3, seed=1)
+    cloud.sh[:, 1:] = 0.0
+    write_splats(cloud, tmp_path / "zero_sh.sog")
+    back = read_splats(tmp_path / "zero_sh.sog").cloud
+    assert len(back) == 24000 and back.sh_degree == 3
+    assert np.all(back.sh[:, 1:] == 0.0)
