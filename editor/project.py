@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import time
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -287,7 +288,10 @@ def _read_array(path: Path, zf: zipfile.ZipFile, member: str, dtype: np.dtype | 
         raise FormatError(path, f"{member} is missing") from None
     _check_member_size(path, info, budget[0])
     budget[0] -= info.file_size
-    with zf.open(info) as fh:
+    with zf.open(info) as fh, warnings.catch_warnings():
+        # numpy warns about odd (Python 2 style) headers; a bad header is an
+        # error below, an odd but valid one is fine: never print to the user.
+        warnings.simplefilter("ignore")
         try:
             major, minor = np.lib.format.read_magic(fh)
             if (major, minor) == (1, 0):
