@@ -197,3 +197,90 @@ def video_job(cloud: SplatCloud, cameras: list, path: Path, fps: int, render_kwa
         return Path(path)
 
     return Job(f"recording {Path(path).name}", work, parent)
+
+
+# ---------------------------------------------------------------- photo -> splats
+#: Files the app treats as photos to predict splats from (decided by extension;
+#: `inference.image_io.load_photo` then validates the data).
+PHOTO_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+#: Longest side of the splat grid (one Gaussian per pixel), as the CLI's default.
+PHOTO_MAX_SIDE = 256
+PHOTO_FOV_DEG = 50.0
+
+_model_cache: dict = {}
+_model_lock = threading.Lock()
+
+
+def is_photo(path: Path | str) -> bool:
+    return Path(path).suffix.lower() in PHOTO_EXTENSIONS
+
+
+@dataclass
+class PredictedPhoto:
+    """What a photo job hands back: the predicted cloud (input camera frame),
+    the input camera, the layout proposal (None when nothing was found, with
+    the reason in ``layout_note``) and what the panels show (``scene``)."""
+
+    path: Path
+    cloud: SplatCloud
+    camera: Any  # editor.model.camera.Camera
+    layout: Any  # editor.model.layout.Layout | None
+    layout_note: str | None
+    scene: LoadedScene
+
+
+def _predictor_model(weights):
+    """The predictor network, loaded once per weights file (read-only after)."""
+    from inference.predictor import load_model
+
+    key = str(weights) if weights is not None else None
+    with _model_lock:
+        if key not in _model_cache:
+            _model_cache.clear()
+            _model_cache[key] = load_model(weights)
+        return _model_cache[key]
+
+
+def predict_photo(path: Path, progress: Callable[[float], None], max_side: int = PHOTO_MAX_SIDE,
+                  fov_deg: float = PHOTO_FOV_DEG, weights=None) -> PredictedPhoto:
+    """Photo -> splats -> layout proposal (worker side). ``progress`` raises
+    `Cancelled` between the steps once the job was cancelled. Bad photos and
+    predictor problems raise `FormatError` (one line naming the file)."""
+    from app.cli.predict import propose_layout
+    from inference.image_io import PhotoError, load_photo
+    from inference.predictor import PredictorError, predict
+
+    start = time.perf_counter()
+    path = Path(path)
+    progress(0.02)
+    try:
+        rgb, mask = load_photo(path, max_side)
+    except PhotoError as e:
+        raise FormatError(e.path or path, e.message) from None
+    progress(0.1)
+    try:
+        model = _predictor_model(weights)
+        progress(0.2)
+        cloud, camera = predict(rgb, mask, fov_deg, model=model)
+    except PredictorError as e:
+        raise FormatError(path, f"cannot predict splats: {' '.join(str(e).split())}") from None
+    if len(cloud) == 0:
+        raise FormatError(path, "the photo has no opaque pixels (its alpha mask is empty)")
+    progress(0.7)
+    layout, note = propose_layout(cloud)
+    if note is not None or len(layout) == 0:
+        layout = None
+    progress(0.9)
+    stats = cloud.statistics()
+    lo, hi = robust_bounds(cloud.positions)
+    scene = LoadedScene(path, LoadedSplats(cloud, "photo (predicted)", ""), stats, scene_histograms(cloud),
+                        lo, hi, 0.0)
+    progress(1.0)
+    scene.seconds = time.perf_counter() - start
+    return PredictedPhoto(path, cloud, camera, layout, note, scene)
+
+
+def photo_job(path: Path, parent=None, **options) -> Job:
+    """`predict_photo` on a worker thread (``options``: max_side, fov_deg, weights)."""
+    return Job(f"predicting {Path(path).name}", lambda progress: predict_photo(Path(path), progress, **options),
+               parent)

@@ -4,7 +4,9 @@ The window edits one `editor.model.document.Document` through one
 `editor.history.History`: every change (selection, delete, hide, layout
 edits, numeric properties) is a command pushed with ``history.push``; the
 window only observes the document (``document.changed``) to redraw and
-refresh panels. Loading a splat file makes a one-layer document; projects
+refresh panels. Loading a splat file makes a one-layer document; opening or
+dropping a photo predicts splats from it on a worker (`app.ui.jobs.photo_job`)
+and adds them as a layer plus the proposed layout, as one undo step; projects
 (``.sforge``) save and load whole documents; an autosave timer writes a
 recovery file (`editor.project.Autosaver`) and `offer_recovery` brings it back
 after a crash. Closing, New and opening another file ask to save first.
@@ -45,7 +47,8 @@ from PySide6.QtWidgets import (
 from app.ui.capture import VideoRecorder, save_png
 from app.ui.dialogs import ShortcutsDialog, SizeDialog, VideoDialog, VideoOptions, show_error
 from app.ui.document_view import counts, display_cloud
-from app.ui.jobs import Job, LoadedScene, load_job, save_job, scene_histograms, video_job
+from app.ui.jobs import (PHOTO_EXTENSIONS, Job, LoadedScene, PredictedPhoto, is_photo, load_job, photo_job,
+                         save_job, scene_histograms, video_job)
 from app.ui.navigation import UP_PRESETS, guess_up_axis, keyframe_path, robust_bounds, turntable_path
 from app.ui.panels import OutlinerPanel, PropertiesPanel, RenderPanel, StatsPanel
 from app.ui.panels.render_settings import DEBUG_VIEWS
@@ -56,6 +59,7 @@ from app.ui.viewport import FrameInfo, Viewport
 from editor import project as projects
 from editor import selection
 from editor.commands.document_edits import SetMetadata
+from editor.commands.layers import AddLayer
 from editor.commands.layout_edits import AddPrimitive, RemovePrimitive, SetLayout, SetPrimitiveProperty
 from editor.commands.splat_edits import DeleteSelection, HideSelection, SetSelection, UnhideAll
 from editor.formats.base import FormatError, LoadedSplats
@@ -65,7 +69,7 @@ from editor.geometry.mesh_export import export_rotation, write_glb, write_obj
 from editor.geometry.meshing import layout_meshes
 from editor.history import History
 from editor.model.camera import Camera
-from editor.model.document import Document, Layer
+from editor.model.document import Document, DocumentError, Layer
 from editor.model.layout import Box, LayoutError, Plane, Wall, frame_from_axes
 
 APP_NAME = "SplatForge"
@@ -81,6 +85,7 @@ class MainWindow(QMainWindow):
     scene_loaded = Signal(object)  # LoadedScene
     load_failed = Signal(str)  # one line: "PATH: problem"
     job_finished = Signal(str, str)  # label, outcome
+    photo_added = Signal(object)  # PredictedPhoto, once its layer (and layout) are in the document
 
     def __init__(self, settings: AppSettings, headless_errors: bool = False, parent: QWidget | None = None):
         super().__init__(parent)
@@ -197,6 +202,7 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         m = mb.addMenu("&File")
         m.addAction(self._action("new", "&New", self.new_document))
+        m.addAction(self._action("new_from_photo", "New from &Photo...", self.new_from_photo_dialog))
         m.addAction(self._action("open", "&Open...", self.open_dialog))
         m.addAction(self._action("open_project", "Open &Project...", self.open_project_dialog))
         self.recent_menu = m.addMenu("Open &Recent")
@@ -345,6 +351,8 @@ class MainWindow(QMainWindow):
         path = Path(path)
         if path.is_dir() and (path / "meta.json").is_file():
             path = path / "meta.json"  # an unbundled SOG folder
+        if is_photo(path):
+            return self.open_photo(path)  # adds a layer (or starts a new document): nothing to discard
         if ask and not self.maybe_save():
             return None
         if path.name.lower().endswith(projects.EXTENSION) and not path.name.lower().endswith(projects.RECOVERY_SUFFIX):
@@ -361,7 +369,94 @@ class MainWindow(QMainWindow):
         self._run(job)
         return job
 
+    # ------------------------------------------------------------ photo -> splats
+    def new_from_photo_dialog(self) -> None:
+        patterns = " ".join(f"*{e}" for e in PHOTO_EXTENSIONS)
+        path, _ = QFileDialog.getOpenFileName(self, "New from photo", self.settings.last_folder(),
+                                              f"Images ({patterns});;All files (*)")
+        if path:
+            self.open_photo(path, new_document=True)
+
+    def open_photo(self, path: os.PathLike | str, new_document: bool = False) -> Job | None:
+        """Predict splats from a photo on a worker thread (progress, Cancel),
+        then add them as a layer plus the proposed layout, as one undo step
+        (`_photo_ready`). ``new_document``: always start a new document
+        (File > New from Photo); otherwise only when the current one is empty."""
+        path = Path(path)
+        if self.job is not None:
+            self._error("Busy", f"wait for '{self.job.label}' to finish or cancel it")
+            return None
+        job = photo_job(path, self)
+        job.succeeded.connect(lambda result, n=new_document: self._photo_ready(result, n))
+        job.failed.connect(self._load_failed)
+        self._run(job)
+        return job
+
+    def _photo_ready(self, result: PredictedPhoto, new_document: bool = False) -> None:
+        doc = self.document
+        fresh = (not doc.layers and not len(doc.layout)) or new_document
+        if fresh and not self.history.is_clean and (doc.layers or len(doc.layout)) and not self.maybe_save():
+            fresh = False  # the user keeps the current document: add the photo to it
+        name = result.path.stem or "photo"
+        if fresh:
+            self.scene = result.scene
+            self.project_path = None
+            self.source_path = result.path
+            doc = Document(metadata={"source": str(result.path)})
+            self._attach_document(doc, History(doc))
+        layout = result.layout if result.layout is not None and not len(self.document.layout) else None
+        try:
+            with self.history.macro(f"Add photo {name}"):
+                self.history.push(AddLayer(result.cloud, name))
+                if layout is not None:
+                    self.history.push(SetLayout(layout))
+        except (DocumentError, LayoutError, ValueError) as e:
+            self._error("Cannot add the photo", f"{result.path}: {e}")
+            return
+        # Frame the input camera (so the first view is the photo), orbiting
+        # around the middle of the predicted depths.
+        cam = result.camera
+        eye = np.asarray(cam.eye, float)
+        forward = np.asarray(cam.target, float) - eye
+        forward /= max(float(np.linalg.norm(forward)), 1e-12)
+        depth = float(np.median((result.cloud.positions - eye) @ forward)) if len(result.cloud) else 1.0
+        depth = depth if np.isfinite(depth) and depth > 1e-3 else 1.0
+        view = Camera(eye, eye + depth * forward, cam.up, cam.fov_y_deg, cam.width, cam.height)
+        cloud = display_cloud(self.document)
+        lo, hi = cloud.bounds()
+        flo, fhi = robust_bounds(cloud.positions)
+        self.viewport.set_scene(cloud, lo, hi, flo, fhi, camera=view)
+        if abs(self.viewport.nav.fov_y_deg - self.prefs.fov_y_deg) > 1e-9:
+            self.prefs = replace(self.prefs, fov_y_deg=self.viewport.nav.fov_y_deg)
+            self.viewport.prefs = self.prefs
+            self.render_panel.set_preferences(self.prefs)
+        if fresh:
+            self.keyframes.clear()
+            self.stats_panel.show_scene(result.scene)
+            QTimer.singleShot(100, self, lambda s=result.scene: self.scene is s and
+                              self.stats_panel.show_histograms(s.histograms))
+            self.settings.add_recent_file(result.path)
+            self.settings.set_last_folder(result.path.parent)
+            self._refresh_recent_menu()
+        self._update_counts()
+        self._update_title()
+        self._sync_checks()
+        if result.layout is None:
+            note = f"; no layout found ({result.layout_note})" if result.layout_note else "; no layout found"
+        elif layout is None:
+            note = "; kept the existing layout"
+        else:
+            note = f", layout with {len(layout)} primitives"
+        self.statusBar().showMessage(f"Predicted {len(result.cloud):,} splats from {result.path.name}{note} "
+                                     f"in {result.scene.seconds * 1000:.0f} ms", 8000)
+        if fresh:
+            self.scene_loaded.emit(result.scene)
+        self.photo_added.emit(result)
+
     def reload(self) -> None:
+        if self.scene is not None and is_photo(self.scene.path):
+            self.statusBar().showMessage("Nothing to reload: this document was predicted from a photo", 5000)
+            return
         if self.scene is not None:
             self.open_file(self.scene.path, keep_view=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 # action id -> (key sequences, what it does). Portable key names (QKeySequence).
 ACTION_SHORTCUTS: dict[str, tuple[tuple[str, ...], str]] = {
     "new": (("Ctrl+N",), "New empty document"),
+    "new_from_photo": (("Ctrl+Shift+N",), "New document from a photo (predict splats and a layout)"),
     "open": (("Ctrl+O",), "Open a splat file or a project (.sforge)"),
     "open_project": (("Ctrl+Shift+O",), "Open a project (.sforge)"),
     "save_project": (("Ctrl+S",), "Save the project (.sforge)"),
@@ -69,5 +70,5 @@ VIEWPORT_BINDINGS: tuple[tuple[str, str], ...] = (
     ("Left drag (Brush tool)", "Paint a selection"),
     ("Shift / Ctrl (selection tools)", "Add to / subtract from the selection"),
     ("Alt+Left drag (selection tools)", "Orbit"),
-    ("Drop a file on the window", "Open it"),
+    ("Drop a file on the window", "Open it (a photo: predict splats from it and add them as a layer)"),
 )

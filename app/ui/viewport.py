@@ -146,7 +146,7 @@ class Viewport(QOpenGLWidget):
         self._rubber = QRubberBand(QRubberBand.Shape.Rectangle, self)
         self._pending_layout = None  # (layout, selected ids) to hand to the renderer
 
-        self.hint = QLabel("Drop a splat file here, or use File > Open", self)
+        self.hint = QLabel("Drop a splat file or a photo here, or use File > Open", self)
         self.hint.setObjectName("viewportHint")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setStyleSheet("color: #9aa0a6; font-size: 15px; background: transparent;")
