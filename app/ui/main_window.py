@@ -396,7 +396,8 @@ class MainWindow(QMainWindow):
         doc = self.document
         fresh = (not doc.layers and not len(doc.layout)) or new_document
         if fresh and not self.history.is_clean and (doc.layers or len(doc.layout)) and not self.maybe_save():
-            fresh = False  # the user keeps the current document: add the photo to it
+            self.statusBar().showMessage(f"Kept the current document; {result.path.name} was not added", 8000)
+            return
         name = result.path.stem or "photo"
         if fresh:
             self.scene = result.scene
