@@ -12,15 +12,7 @@ layout(local_size_x = 128) in;
 uniform sampler2D u_proj_a;
 uniform usampler2D u_proj_b;
 uniform vec2 u_viewport;
-layout(std430, binding = 0) writeonly buffer Keys { uint keys[]; };
-layout(std430, binding = 1) writeonly buffer Values { uint values[]; };
-layout(std430, binding = 2) buffer Counters {
-    uint visible_count;
-    uint emitted_count;
-    uint pad0;
-    uint pad1;
-    uint histogram[HIST_BINS];
-};
+#include "sort_lists.glsl"
 
 uniform int u_count;
 uniform int u_min_bin;

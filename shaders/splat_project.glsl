@@ -17,15 +17,7 @@
 layout(local_size_x = 128) in;
 layout(rgba32f, binding = 0) writeonly uniform image2D u_proj_a_img;
 layout(rgba32ui, binding = 1) writeonly uniform uimage2D u_proj_b_img;
-layout(std430, binding = 0) writeonly buffer Keys { uint keys[]; };
-layout(std430, binding = 1) writeonly buffer Values { uint values[]; };
-layout(std430, binding = 2) buffer Counters {
-    uint visible_count;
-    uint emitted_count;
-    uint pad0;
-    uint pad1;
-    uint histogram[HIST_BINS];
-};
+#include "sort_lists.glsl"
 
 uniform int u_count;
 uniform int u_emit;
