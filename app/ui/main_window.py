@@ -55,6 +55,7 @@ from app.ui.panels.render_settings import DEBUG_VIEWS
 from app.ui.render_bridge import render_kwargs
 from app.ui.settings import AppSettings, Preferences
 from app.ui.shortcuts import ACTION_SHORTCUTS
+from app.ui.tools.registry import TOOL_CLASSES
 from app.ui.viewport import FrameInfo, Viewport
 from editor import project as projects
 from editor import selection
@@ -74,7 +75,6 @@ from editor.model.layout import Box, LayoutError, Plane, Wall, frame_from_axes
 
 APP_NAME = "SplatForge"
 AUTOSAVE_MS = 30_000
-TOOL_LABELS = (("navigate", "Navigate"), ("rect", "Rectangle Select"), ("brush", "Brush Select"))
 
 
 class MainWindow(QMainWindow):
@@ -120,6 +120,8 @@ class MainWindow(QMainWindow):
         self.viewport.upload_failed.connect(self._upload_failed)
         self.viewport.select_rect.connect(self._select_rect)
         self.viewport.brush_dab.connect(self._brush_dab)
+        for cls in TOOL_CLASSES:
+            self.viewport.add_tool(cls(self))
 
         self.stats_panel = StatsPanel()
         self.render_panel = RenderPanel(self.prefs)
@@ -231,7 +233,7 @@ class MainWindow(QMainWindow):
 
         m = mb.addMenu("&Tools")
         self.tool_group = QActionGroup(self)
-        for key, label in TOOL_LABELS:
+        for key, label in self.tool_labels():
             act = self._action(f"tool_{key}", label, lambda k=key: self.set_tool(k), checkable=True)
             self.tool_group.addAction(act)
             m.addAction(act)
@@ -816,6 +818,14 @@ class MainWindow(QMainWindow):
         return self.open_project(rec.path, ask=False, recovered=rec) is not None
 
     # ------------------------------------------------------------ splat selection
+    def tool_labels(self) -> list[tuple[str, str]]:
+        """(key, label) of every tool, Navigate first, in menu order."""
+        return [("navigate", "Navigate")] + [(t.key, t.label) for t in self.viewport.tools.values()]
+
+    def show_status(self, message: str, ms: int = 0) -> None:
+        """A transient status-bar message (`app.ui.tools.base.ToolHost`)."""
+        self.statusBar().showMessage(message, ms)
+
     def set_tool(self, tool: str) -> None:
         self.viewport.set_tool(tool)
         act = self.action_map.get(f"tool_{tool}")
@@ -826,7 +836,7 @@ class MainWindow(QMainWindow):
     def _build_toolbar(self) -> None:
         bar = QToolBar("Tools", self)
         bar.setObjectName("toolsToolbar")
-        for key, _ in TOOL_LABELS:
+        for key, _ in self.tool_labels():
             bar.addAction(self.action_map[f"tool_{key}"])
         bar.addWidget(QLabel(" Brush "))
         self.brush_spin = QDoubleSpinBox()
@@ -834,9 +844,10 @@ class MainWindow(QMainWindow):
         self.brush_spin.setRange(2.0, 400.0)
         self.brush_spin.setDecimals(0)
         self.brush_spin.setSuffix(" px")
-        self.brush_spin.setValue(self.viewport.brush_radius)
+        brush = self.viewport.tools["brush"]
+        self.brush_spin.setValue(brush.radius)
         self.brush_spin.setEnabled(False)
-        self.brush_spin.valueChanged.connect(lambda v: setattr(self.viewport, "brush_radius", float(v)))
+        self.brush_spin.valueChanged.connect(lambda v: setattr(brush, "radius", float(v)))
         bar.addWidget(self.brush_spin)
         bar.addSeparator()
         for key in ("undo", "redo"):

@@ -19,14 +19,15 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QPoint, QPointF, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QSurfaceFormat
+from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QPainter, QSurfaceFormat
 from PySide6.QtOpenGLWidgets import QOpenGLWidget
-from PySide6.QtWidgets import QLabel, QRubberBand, QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
 from app.ui.navigation import OrbitNavigator
 from app.ui.render_bridge import RenderBridge, release_current_egl_context
 from app.ui.settings import Preferences
+from app.ui.tools.base import ViewportTool
 from editor.model.camera import Camera
 from editor.model.splat_cloud import SplatCloud
 
@@ -70,28 +71,37 @@ class FrameInfo:
     total_ms: float = 0.0  # render + Qt's composition of the window, ms
 
 
-#: Viewport tools: left-button behaviour.
-TOOLS = ("navigate", "rect", "brush")
+class ViewportOverlay(QWidget):
+    """A transparent child widget over the GL view on which the active tool
+    paints its feedback with QPainter (Qt composes child widgets over a
+    QOpenGLWidget; drawing here keeps QPainter out of the moderngl frame)."""
 
+    def __init__(self, viewport: "Viewport"):
+        super().__init__(viewport)
+        self.setObjectName("viewportOverlay")
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
 
-def selection_mode(modifiers) -> str:
-    """Shift adds to the selection, Ctrl subtracts, nothing replaces it."""
-    if modifiers & Qt.KeyboardModifier.ControlModifier:
-        return "subtract"
-    if modifiers & Qt.KeyboardModifier.ShiftModifier:
-        return "add"
-    return "replace"
+    def paintEvent(self, event) -> None:
+        tool = self.parentWidget().active_tool
+        if tool is None:
+            return
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        try:
+            tool.paint(painter)
+        finally:
+            painter.end()
 
 
 class Viewport(QOpenGLWidget):
     """The 3D view. Mouse: left drag orbits, middle (or Shift+left) pans,
     wheel zooms to the cursor, right button held flies (WASD/QE + mouse look).
 
-    With the ``rect`` or ``brush`` tool the left button selects instead
-    (Shift adds, Ctrl subtracts; Alt+left still orbits; middle pans): a
-    rectangle drag emits `select_rect` on release, a brush stroke emits
-    `brush_dab` for every mouse move (one stroke id per stroke). Positions
-    are in device pixels, as `camera()` uses them."""
+    Tools (`app.ui.tools`, registered with `add_tool`) take the left button
+    instead; see `app.ui.tools.base` for the routing. The selection tools
+    report through `select_rect` and `brush_dab`, in device pixels as
+    `camera()` uses them."""
 
     frame_rendered = Signal(object)  # FrameInfo
     full_frame_ready = Signal()  # a full-quality frame of the current scene and view is on screen
@@ -139,11 +149,10 @@ class Viewport(QOpenGLWidget):
         self._buttons = Qt.MouseButton.NoButton
         self._last_pos = QPointF()
         self.tool = "navigate"
-        self.brush_radius = 20.0  # logical pixels
-        self._select_start: QPointF | None = None  # left press of a selection tool
-        self._select_mode = "replace"
-        self._stroke = 0
-        self._rubber = QRubberBand(QRubberBand.Shape.Rectangle, self)
+        self.tools: dict[str, ViewportTool] = {}
+        self.active_tool: ViewportTool | None = None
+        self._tool_drag = False  # the active tool took the current left press
+        self.overlay = ViewportOverlay(self)
         self._pending_layout = None  # (layout, selected ids) to hand to the renderer
 
         self.hint = QLabel("Drop a splat file or a photo here, or use File > Open", self)
@@ -186,13 +195,24 @@ class Viewport(QOpenGLWidget):
         self.bridge.show_layout = bool(show)
         self.update()
 
-    def set_tool(self, tool: str) -> None:
-        if tool not in TOOLS:
-            raise ValueError(f"tool must be one of {', '.join(TOOLS)}")
-        self.tool = tool
-        self._rubber.hide()
-        self._select_start = None
-        self.setCursor(Qt.CursorShape.ArrowCursor if tool == "navigate" else Qt.CursorShape.CrossCursor)
+    def add_tool(self, tool: ViewportTool) -> None:
+        """Make ``tool`` available to `set_tool` under ``tool.key``."""
+        self.tools[tool.key] = tool
+
+    def set_tool(self, key: str) -> None:
+        """Activate the tool ``key`` ("navigate": none, the left button orbits)."""
+        if key != "navigate" and key not in self.tools:
+            raise ValueError(f"tool must be one of {', '.join(('navigate', *self.tools))}")
+        if self.active_tool is not None:
+            self.active_tool.deactivate()
+        self._tool_drag = False
+        self.tool = key
+        self.active_tool = self.tools.get(key)
+        self.setMouseTracking(self.active_tool is not None)
+        self.setCursor(Qt.CursorShape.ArrowCursor if self.active_tool is None else self.active_tool.cursor)
+        if self.active_tool is not None:
+            self.active_tool.activate()
+        self.overlay.update()
 
     def clear_scene(self) -> None:
         self.cloud = None
@@ -231,6 +251,9 @@ class Viewport(QOpenGLWidget):
         else:
             self.interacting = True
             self._settle.start()
+        if self.active_tool is not None:
+            self.active_tool.view_changed()
+            self.overlay.update()
         self.update()
 
     def _settled(self) -> None:
@@ -352,31 +375,19 @@ class Viewport(QOpenGLWidget):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self.hint.setGeometry(self.rect())
+        self.overlay.setGeometry(self.rect())
         self.view_changed(full=False)
 
-    def _selecting(self, event) -> bool:
-        return (self.tool != "navigate" and event.button() == Qt.MouseButton.LeftButton
+    def _tool_takes(self, event) -> bool:
+        return (self.active_tool is not None and event.button() == Qt.MouseButton.LeftButton
                 and not (event.modifiers() & Qt.KeyboardModifier.AltModifier))
-
-    def _device(self, p: QPointF) -> tuple[float, float]:
-        dpr = self.devicePixelRatioF()
-        return p.x() * dpr, p.y() * dpr
 
     def mousePressEvent(self, event) -> None:
         self.setFocus(Qt.FocusReason.MouseFocusReason)
         self._buttons = event.buttons()
         self._last_pos = event.position()
-        if self._selecting(event):
-            self._select_start = event.position()
-            self._select_mode = selection_mode(event.modifiers())
-            if self.tool == "rect":
-                self._rubber.setGeometry(QRect(self._select_start.toPoint(), QSize()))
-                self._rubber.show()
-            else:
-                self._stroke += 1
-                p = self._device(event.position())
-                self.brush_dab.emit(np.array([p]), self.brush_radius * self.devicePixelRatioF(),
-                                    self._select_mode, ("brush", id(self), self._stroke))
+        if self._tool_takes(event) and self.active_tool.press(event):
+            self._tool_drag = True
             event.accept()
             return
         if event.button() == Qt.MouseButton.RightButton:
@@ -385,16 +396,15 @@ class Viewport(QOpenGLWidget):
 
     def mouseMoveEvent(self, event) -> None:
         pos = event.position()
-        if self._select_start is not None and event.buttons() & Qt.MouseButton.LeftButton:
-            if self.tool == "rect":
-                self._rubber.setGeometry(QRect(self._select_start.toPoint(), pos.toPoint()).normalized())
-            else:
-                mode = "subtract" if self._select_mode == "subtract" else "add"  # later dabs extend the stroke
-                pts = np.array([self._device(self._last_pos), self._device(pos)])
-                self.brush_dab.emit(pts, self.brush_radius * self.devicePixelRatioF(), mode,
-                                    ("brush", id(self), self._stroke))
+        tool = self.active_tool
+        if self._tool_drag and tool is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            tool.move(event)
             self._last_pos = pos
             event.accept()
+            return
+        if tool is not None and event.buttons() == Qt.MouseButton.NoButton:
+            tool.hover(event)
+            self._last_pos = pos
             return
         d = pos - self._last_pos
         self._last_pos = pos
@@ -413,13 +423,10 @@ class Viewport(QOpenGLWidget):
         event.accept()
 
     def mouseReleaseEvent(self, event) -> None:
-        if self._select_start is not None and event.button() == Qt.MouseButton.LeftButton:
-            start, self._select_start = self._select_start, None
-            if self.tool == "rect":
-                self._rubber.hide()
-                x0, y0 = self._device(start)
-                x1, y1 = self._device(event.position())
-                self.select_rect.emit((x0, y0, x1, y1), self._select_mode)
+        if self._tool_drag and event.button() == Qt.MouseButton.LeftButton:
+            self._tool_drag = False
+            if self.active_tool is not None:
+                self.active_tool.release(event)
         self._buttons = event.buttons()
         if not (event.buttons() & Qt.MouseButton.RightButton):
             self._fly_keys.clear()
@@ -427,7 +434,11 @@ class Viewport(QOpenGLWidget):
         event.accept()
 
     def mouseDoubleClickEvent(self, event) -> None:
-        event.accept()
+        if self._tool_takes(event) and self.active_tool.double_click(event):
+            event.accept()
+            return
+        # Qt sends press, release, double-click, release: treat it as a second press.
+        self.mousePressEvent(event)
 
     def wheelEvent(self, event) -> None:
         steps = event.angleDelta().y() / 120.0
@@ -444,8 +455,29 @@ class Viewport(QOpenGLWidget):
     def _flying(self) -> bool:
         return bool(self._buttons & Qt.MouseButton.RightButton)
 
+    def _event_disabled(self, event) -> bool:
+        # Keys a window shortcut would otherwise take: fly keys while flying
+        # (W/E/R are tool shortcuts), Esc while a tool interaction is under way,
+        # and whatever the active tool asks for.
+        if event.type() == QEvent.Type.ShortcutOverride:
+            key, tool = event.key(), self.active_tool
+            if ((key in _FLY_KEYS and self._flying())
+                    or (tool is not None and ((key == Qt.Key.Key_Escape and tool.busy) or tool.wants_key(event)))):
+                event.accept()
+                return True
+        return super().event(event)
+
     def keyPressEvent(self, event) -> None:
         key = event.key()
+        tool = self.active_tool
+        if tool is not None and not self._flying():
+            if key == Qt.Key.Key_Escape and tool.cancel():
+                self._tool_drag = False
+                event.accept()
+                return
+            if tool.key_press(event):
+                event.accept()
+                return
         if key in _FLY_KEYS and self._flying():
             if not event.isAutoRepeat():
                 self._fly_keys.add(key)

@@ -68,14 +68,14 @@ def _drop(window, path: Path) -> QDropEvent:
     """Drag ``path`` over the viewport and drop it, as a file manager does."""
     from PySide6.QtGui import QDragEnterEvent
 
-    pos = QPointF(window.viewport.mapTo(window, QPoint(50, 50)))
+    pos = window.viewport.mapTo(window, QPoint(50, 50))  # QDragEnterEvent takes a QPoint before Qt 6.12
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
-    drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+    drop = QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, drop)
     assert drop.isAccepted()
@@ -87,7 +87,7 @@ def test_drop_event_opens_file(qtbot, main_window, scene_file):
 
     text_only = QMimeData()
     text_only.setText("not a file")
-    enter = QDragEnterEvent(QPointF(50, 50), Qt.DropAction.CopyAction, text_only, Qt.MouseButton.LeftButton,
+    enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, text_only, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(main_window, enter)
     assert not enter.isAccepted()
@@ -408,7 +408,18 @@ def test_up_axis_presets_are_remembered_per_file(qtbot, window_factory, tmp_path
     assert w2.up_group.checkedAction().objectName() == "action_up_+z"
 
 
-def test_cancel_load_from_the_status_bar(qtbot, main_window, scene_file):
+def test_cancel_load_from_the_status_bar(qtbot, main_window, scene_file, monkeypatch):
+    import time
+
+    import app.ui.jobs as jobs
+
+    def slow_load(path, progress):  # a load that only ends by being cancelled (no race with the click)
+        for i in range(3000):
+            progress(i / 3000)  # raises Cancelled once the job is cancelled
+            time.sleep(0.01)
+        raise AssertionError("the load was not cancelled")
+
+    monkeypatch.setattr(jobs, "load_scene", slow_load)
     job = main_window.open_file(scene_file)
     assert main_window.progress.isVisible() and main_window.cancel_button.isVisible()
     with qtbot.waitSignal(job.cancelled, timeout=TIMEOUT):
