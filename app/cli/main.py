@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "app.cli.export",
     "app.cli.regenerate",
     "app.cli.predict",
+    "app.cli.evaluate",
 )
 
 

@@ -12,9 +12,10 @@ assets/predictor.safetensors, see assets/MODEL_CARD.md) on PHOTO and writes:
   up -y, ``--fov`` degrees vertically, the photo's size) in the camera JSON
   contract, so ``splatforge render OUT.ply --camera CAM.json`` shows the photo;
 * ``--layout-out LAYOUT.json``: a coarse layout proposal (floor, walls,
-  boxes) fitted to the predicted splats by `editor.geometry.layout_fit` with
-  up hint -y (the camera frame is y-down; the floor may tilt up to 30
-  degrees for a camera looking down). When no floor can be found the layout
+  boxes) fitted to the predicted splats by
+  `editor.geometry.layout_proposal.propose_layout` (up hint -y: the camera
+  frame is y-down; the floor may tilt up to 30 degrees for a camera looking
+  down). When no floor can be found the layout
   is still written, with no primitives, up -y, and the reason in
   ``metadata["fit"]["error"]`` (a note goes to stderr): an editor can open
   it and the user can block out the scene by hand.
@@ -106,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
     layout_note = None
     primitives = None
     if layout_out is not None:
+        from editor.geometry.layout_proposal import propose_layout
+
         layout, layout_note = propose_layout(cloud)
         primitives = len(layout)
         try:
@@ -134,15 +137,3 @@ def run(args: argparse.Namespace) -> int:
               f"(model time {summary['model_ms']:.0f} ms, weights load {summary['load_ms']:.0f} ms{extra})")
     return 0
 
-
-def propose_layout(cloud):
-    """(Layout, None) fitted to the predicted cloud, or (an empty Layout with
-    up -y, the reason) when no layout can be fitted."""
-    from editor.geometry.layout_fit import FitOptions, LayoutFitError, fit_layout
-    from editor.model.layout import Layout
-
-    try:
-        return fit_layout(cloud, FitOptions(up_hint=(0.0, -1.0, 0.0))), None
-    except LayoutFitError as e:
-        reason = " ".join(str(e).split())
-        return Layout({}, (0.0, -1.0, 0.0), {"fit": {"error": reason, "source": "splatforge predict"}}), reason

@@ -246,7 +246,7 @@ def predict_photo(path: Path, progress: Callable[[float], None], max_side: int =
     """Photo -> splats -> layout proposal (worker side). ``progress`` raises
     `Cancelled` between the steps once the job was cancelled. Bad photos and
     predictor problems raise `FormatError` (one line naming the file)."""
-    from app.cli.predict import propose_layout
+    from editor.geometry.layout_proposal import propose_layout
     from inference.image_io import PhotoError, load_photo
     from inference.predictor import PredictorError, predict
 

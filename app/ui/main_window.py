@@ -52,6 +52,7 @@ from app.ui.jobs import (PHOTO_EXTENSIONS, Job, LoadedScene, PredictedPhoto, is_
 from app.ui.navigation import UP_PRESETS, guess_up_axis, keyframe_path, robust_bounds, turntable_path
 from app.ui.panels import OutlinerPanel, PropertiesPanel, RenderPanel, StatsPanel
 from app.ui.panels.render_settings import DEBUG_VIEWS
+from app.ui.regenerate import record_photo, start_regenerate
 from app.ui.render_bridge import render_kwargs
 from app.ui.settings import AppSettings, Preferences
 from app.ui.shortcuts import ACTION_SHORTCUTS
@@ -241,6 +242,7 @@ class MainWindow(QMainWindow):
 
         m = mb.addMenu("&Layout")
         m.addAction(self._action("layout_propose", "&Propose from Splats", self.propose_layout))
+        m.addAction(self._action("regenerate_appearance", "&Regenerate Appearance...", self.regenerate_appearance))
         m.addSeparator()
         m.addAction(self._action("add_box", "Add &Box", lambda: self.add_primitive("box")))
         m.addAction(self._action("add_floor", "Add &Floor", lambda: self.add_primitive("floor")))
@@ -410,9 +412,13 @@ class MainWindow(QMainWindow):
         layout = result.layout if result.layout is not None and not len(self.document.layout) else None
         try:
             with self.history.macro(f"Add photo {name}"):
-                self.history.push(AddLayer(result.cloud, name))
+                add = AddLayer(result.cloud, name)
+                self.history.push(add)
                 if layout is not None:
                     self.history.push(SetLayout(layout))
+                # The photo and its camera, for Layout > Regenerate Appearance (saved with the project).
+                for cmd in record_photo(self.document, add.layer_id, result.path, result.camera, name):
+                    self.history.push(cmd)
         except (DocumentError, LayoutError, ValueError) as e:
             self._error("Cannot add the photo", f"{result.path}: {e}")
             return
@@ -955,6 +961,12 @@ class MainWindow(QMainWindow):
         if self.push(SetLayout(layout)):
             self.statusBar().showMessage(f"Proposed layout: {len(layout)} primitives", 8000)
 
+    def regenerate_appearance(self, steps: int | None = None, photo=None) -> Job | None:
+        """Layout > Regenerate Appearance: fit the photo layer's splats on the
+        layout to its source photo in a background job, landing as one undo
+        step (`app.ui.regenerate`). ``steps`` / ``photo`` skip the dialogs."""
+        return start_regenerate(self, steps, photo)
+
     def add_primitive(self, kind: str) -> str | None:
         """Add a box, floor or wall at the view's centre (sizes relative to the
         viewing distance, upright along the layout's up). Returns its id."""
@@ -1055,6 +1067,7 @@ class MainWindow(QMainWindow):
         self.progress.setFormat(f"{job.label} %p%")
         self.progress.show()
         self.cancel_button.show()
+        self.action_map["regenerate_appearance"].setEnabled(False)  # one job at a time
         job.progressed.connect(lambda f, j=job: self.job is j and self.progress.setValue(int(f * 1000)))
         job.cancelled.connect(lambda j=job: self.statusBar().showMessage(f"Cancelled {j.label}", 5000))
         job.done.connect(lambda j=job: self._job_done(j))
@@ -1068,6 +1081,7 @@ class MainWindow(QMainWindow):
             self.job = None
             self.progress.hide()
             self.cancel_button.hide()
+        self.action_map["regenerate_appearance"].setEnabled(self.job is None)
         self.job_finished.emit(job.label, job.outcome or "")
         fallback = getattr(job, "fallback", None)
         if fallback is not None:

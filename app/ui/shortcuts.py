@@ -32,6 +32,8 @@ ACTION_SHORTCUTS: dict[str, tuple[tuple[str, ...], str]] = {
     "tool_rect": (("M",), "Rectangle select tool (drag; Shift adds, Ctrl subtracts)"),
     "tool_brush": (("B",), "Brush select tool (paint; Shift adds, Ctrl subtracts)"),
     "layout_propose": (("Ctrl+L",), "Propose a layout (floor, walls, boxes) from the splats"),
+    "regenerate_appearance": (("Ctrl+G",), "Regenerate the appearance: fit the photo layer's splats on the layout "
+                              "to its source photo (one undo step)"),
     "show_layout": (("L",), "Show or hide the layout"),
     "frame_all": (("F", "Home"), "Frame the whole scene"),
     "view_front": (("1",), "Front view"),
@@ -52,7 +54,7 @@ ACTION_SHORTCUTS: dict[str, tuple[tuple[str, ...], str]] = {
     "clear_keyframes": (("Ctrl+K",), "Clear the camera-path keyframes"),
     "video_turntable": (("Ctrl+T",), "Record a turntable video (MP4)"),
     "video_path": (("Ctrl+Shift+T",), "Record a video along the camera-path keyframes (MP4)"),
-    "cancel_job": (("Esc",), "Cancel the running load, save or video"),
+    "cancel_job": (("Esc",), "Cancel the running job (load, save, video, photo, regenerate appearance)"),
     "shortcuts": (("F1", "Ctrl+/"), "Show this list of shortcuts"),
 }
 

@@ -1,0 +1,35 @@
+"""A layout proposal for splats predicted from one photo (never fails).
+
+The feed-forward predictor (`inference.predictor`) lifts a photo into the
+canonical input camera's frame: 3DGS axes, x right, y down, z forward, so
+"up" is -y. `propose_layout` fits floor, walls, a ceiling and boxes to such a
+cloud with `editor.geometry.layout_fit.fit_layout` (up hint -y; the floor may
+tilt up to the fit's default 30 degrees, as for a camera looking down). A
+photo without a visible floor (an object on a transparent background, a
+close-up) has no layout; then the proposal is an empty layout with up -y
+and the reason in ``metadata["fit"]["error"]``, so callers can still write
+or show it and the user can block the scene out by hand.
+
+Used by ``splatforge predict --layout-out``, the app's photo drop and
+`inference.evaluation` (which refines predicted splats against their layout).
+"""
+from __future__ import annotations
+
+from editor.geometry.layout_fit import FitOptions, LayoutFitError, fit_layout
+from editor.model.layout import Layout
+from editor.model.splat_cloud import SplatCloud
+
+#: Up in the predictor's camera frame (y down).
+PREDICTED_UP = (0.0, -1.0, 0.0)
+
+
+def propose_layout(cloud: SplatCloud, source: str = "splatforge predict") -> tuple[Layout, str | None]:
+    """``(layout, None)`` fitted to ``cloud`` (splat centres in scene units,
+    up -y), or ``(empty layout with up -y, reason)`` when no layout can be
+    fitted; the reason (one line) is also stored with ``source`` (who asked,
+    a free string) in the empty layout's ``metadata["fit"]``."""
+    try:
+        return fit_layout(cloud, FitOptions(up_hint=PREDICTED_UP)), None
+    except LayoutFitError as e:
+        reason = " ".join(str(e).split())
+        return Layout({}, PREDICTED_UP, {"fit": {"error": reason, "source": source}}), reason
