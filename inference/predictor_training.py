@@ -10,8 +10,10 @@ it would have seen. Held-out evaluation scenes use seeds from
 Loss per scene: L1 of the rendered input view, + ``target_weight`` x L1 of
 each target view (0-30 degrees away) over the pixels the input view could
 see (the target's mask), + ``depth_weight(step)`` x mean |log z - log z_gt|
-over covered input pixels (1 at first, decaying linearly to 0.1 by
-``depth_steps``), + 0.2 x (1 - SSIM) of the input view when
+over covered input pixels (1 at first, decaying linearly to
+``--depth-weight-final`` by ``depth_steps``; with ``--depth-loss
+scale_invariant`` the scene's mean log error is removed first and weighted
+by `SCALE_WEIGHT` instead), + 0.2 x (1 - SSIM) of the input view when
 `inference.ssim` provides ``ssim``. Rendering is `inference.rasterizer.rasterize`
 (black background, as the data).
 
@@ -52,6 +54,8 @@ from inference.rasterizer import rasterize
 
 EVAL_SEED_BASE = 900_000_000
 EVAL_ANGLES = (10.0, 20.0, 30.0)
+#: Weight of the per-scene log-scale error in the scale-invariant depth loss.
+SCALE_WEIGHT = 0.3
 
 try:  # optional, provided by the appearance pass
     from inference.ssim import ssim as _ssim  # type: ignore
@@ -67,8 +71,27 @@ def _render(g: dict, i: int, camera) -> torch.Tensor:
     return rasterize(g["means"][i], g["log_scales"][i], g["quats"][i], g["opacity_logits"][i], g["sh"][i], camera)
 
 
-def depth_weight(step: int, depth_steps: int) -> float:
-    return 0.1 + 0.9 * max(0.0, 1.0 - step / max(depth_steps, 1))
+def depth_weight(step: int, depth_steps: int, final: float = 0.1) -> float:
+    """Weight of the depth term: 1 at step 0, linearly down to ``final`` at ``depth_steps``."""
+    return final + (1.0 - final) * max(0.0, 1.0 - step / max(depth_steps, 1))
+
+
+def depth_loss(z: torch.Tensor, z_true: torch.Tensor, kind: str = "log_l1") -> torch.Tensor:
+    """Depth error of predicted z-depths ``z`` (K,) against ``z_true`` (K,), units of log depth.
+
+    ``log_l1``: mean |log z - log z_true|. ``scale_invariant``: one photo
+    cannot tell a small room from a big one, and most of the absolute error is
+    that one per-scene scale, whose gradient drowns the relative structure; so
+    the mean log error ``s`` is removed and weighted by `SCALE_WEIGHT`:
+    mean |log z - log z_true - s| + SCALE_WEIGHT |s|.
+    """
+    d = torch.log(z) - torch.log(z_true)
+    if kind == "scale_invariant":
+        shift = d.mean()
+        return (d - shift).abs().mean() + SCALE_WEIGHT * shift.abs()
+    if kind != "log_l1":
+        raise ValueError(f"unknown depth loss {kind!r}")
+    return d.abs().mean()
 
 
 def batch_loss(model, samples: list, step: int, args) -> tuple[torch.Tensor, dict]:
@@ -91,9 +114,9 @@ def batch_loss(model, samples: list, step: int, args) -> tuple[torch.Tensor, dic
         cov = torch.from_numpy(s.coverage > 0.5)
         if cov.any():
             zt = torch.from_numpy(s.depth).clamp_min(1e-3)
-            l_d = l_d + (torch.log(g["depth"][i]) - torch.log(zt)).abs()[cov].mean()
+            l_d = l_d + depth_loss(g["depth"][i][cov], zt[cov], getattr(args, "depth_loss", "log_l1"))
     n = len(samples)
-    wd = depth_weight(step, args.depth_steps)
+    wd = depth_weight(step, args.depth_steps, getattr(args, "depth_weight_final", 0.1))
     loss = (l_in + args.target_weight * l_tg / max(1, args.targets) + wd * l_d + 0.2 * l_s) / n
     val = lambda x: float(x.detach()) if torch.is_tensor(x) else float(x)  # noqa: E731
     parts = {"input_l1": val(l_in) / n, "target_l1": val(l_tg) / n / max(1, args.targets),
@@ -142,6 +165,28 @@ def load_checkpoint(model, opt, out: Path) -> dict:
 
 
 # ------------------------------------------------------------------ training
+POOL_SIZE = 64
+
+
+def _next_batch(args, step: int, rank: int, world: int, pool: list, rng) -> list:
+    """The scenes of one step. With ``--reuse K`` > 1 only ``ceil(batch / K)``
+    scenes are generated a step (scene generation is about half of a step on
+    a CPU) and the rest of the batch is drawn from the last `POOL_SIZE`
+    generated scenes, so each scene is seen about K times. A resumed run with
+    K > 1 starts with an empty pool, so it is not bit-identical to an
+    uninterrupted one."""
+    reuse = max(1, int(getattr(args, "reuse", 1)))
+    n_new = args.batch if reuse == 1 else max(1, math.ceil(args.batch / reuse))
+    fresh = [procedural.make_sample(scene_seed(args.seed, step, rank, world, n_new, b), args.size,
+                                    n_targets=args.targets) for b in range(n_new)]
+    if reuse == 1:
+        return fresh
+    old = [pool[i] for i in rng.choice(len(pool), size=min(len(pool), args.batch - n_new), replace=False)] if pool else []
+    pool.extend(fresh)
+    del pool[:-POOL_SIZE]
+    return fresh + old
+
+
 def train(args) -> dict:
     torch.set_flush_denormal(True)
     if args.threads:
@@ -162,6 +207,10 @@ def train(args) -> dict:
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     out = Path(args.out)
     state = {"step": 0, "elapsed_s": 0.0, "log": [], "args": vars(args), "world_size": world}
+    if args.init:
+        model.load_state_dict(load_model(args.init).state_dict())
+        if rank == 0:
+            print(f"initialised from {args.init}", flush=True)
     if args.resume and _train_paths(out)[1].is_file():
         state = load_checkpoint(model, opt, out)
         state["args"] = vars(args)
@@ -170,11 +219,12 @@ def train(args) -> dict:
     start_step, t0, elapsed0 = state["step"], time.time(), state["elapsed_s"]
     last_save = t0
     step = start_step
+    pool: list = []
+    pool_rng = np.random.default_rng([args.seed, rank, start_step])
     for step in range(start_step, args.steps):
         for gp in opt.param_groups:  # cosine decay to 10 %
             gp["lr"] = args.lr * (0.55 + 0.45 * math.cos(math.pi * step / max(1, args.steps)))
-        samples = [procedural.make_sample(scene_seed(args.seed, step, rank, world, args.batch, b), args.size,
-                                          n_targets=args.targets) for b in range(args.batch)]
+        samples = _next_batch(args, step, rank, world, pool, pool_rng)
         loss, parts = batch_loss(net, samples, step, args)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -281,6 +331,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--target-weight", type=float, default=1.0)
     p.add_argument("--depth-steps", type=int, default=3000, help="depth loss weight decays 1 -> 0.1 over these steps")
+    p.add_argument("--depth-loss", choices=("log_l1", "scale_invariant"), default="log_l1",
+                   help="log_l1: mean |log z - log z_gt|; scale_invariant: the same after removing the "
+                        f"scene's mean log-scale error, plus {SCALE_WEIGHT} x that error (default log_l1)")
+    p.add_argument("--depth-weight-final", type=float, default=0.1,
+                   help="depth loss weight reached after --depth-steps (default 0.1)")
+    p.add_argument("--reuse", type=int, default=1, metavar="K",
+                   help="use each generated scene in about K steps (a pool of recent scenes; default 1)")
+    p.add_argument("--init", help="start from these weights (safetensors) instead of a random network")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint files")

@@ -229,3 +229,32 @@ def test_predict_cli_errors(tmp_path, weights):
     with pytest.raises(CliError, match="--fov"):
         _cli([str(photo), "-o", str(tmp_path / "o.ply"), "--fov", "0", "--weights", str(wpath)])
     assert not (tmp_path / "o.ply").exists()
+
+
+def test_scale_invariant_depth_loss_ignores_a_global_scale():
+    """A depth map off by one factor k everywhere costs SCALE_WEIGHT |log k|
+    under the scale-invariant loss and the full |log k| under log L1; a
+    relative error costs the same under both."""
+    from inference.predictor_training import SCALE_WEIGHT, depth_loss
+
+    z = torch.linspace(1.0, 5.0, 50)
+    k = 1.5
+    assert float(depth_loss(z * k, z, "log_l1")) == pytest.approx(math.log(k), rel=1e-5)
+    assert float(depth_loss(z * k, z, "scale_invariant")) == pytest.approx(SCALE_WEIGHT * math.log(k), rel=1e-4)
+    bumpy = z * torch.where(torch.arange(50) % 2 == 0, 1.2, 1 / 1.2)  # zero mean log error
+    assert float(depth_loss(bumpy, z, "scale_invariant")) == pytest.approx(float(depth_loss(bumpy, z)), rel=1e-4)
+    with pytest.raises(ValueError):
+        depth_loss(z, z, "l2")
+
+
+def test_reuse_pool_generates_fewer_scenes(tmp_path, monkeypatch):
+    from inference import predictor_training as pt
+
+    made = []
+    real = procedural.make_sample
+    monkeypatch.setattr(pt.procedural, "make_sample", lambda seed, *a, **k: made.append(seed) or real(seed, *a, **k))
+    out = tmp_path / "w.safetensors"
+    args = build_parser().parse_args(["--steps", "3", "--out", str(out), "--size", "16", "--batch", "2",
+                                      "--targets", "0", "--reuse", "2", "--log-every", "1"])
+    train(args)
+    assert len(made) == 3 and len(set(made)) == 3  # one new scene a step; the other comes from the pool
