@@ -5,7 +5,8 @@ assets/predictor.safetensors, or ``--weights``) on held-out procedural
 scenes and
 
 * prints two tables (PSNR in dB, then SSIM) of the four methods
-  (``true_depth``, ``flat_card``, ``predictor``, ``predictor+appearance``)
+  (``true_depth``, ``flat_card``, ``predictor``, ``predictor_scaled``,
+  ``predictor+appearance``; see `inference.evaluation`)
   against the angle away from the input view, and the issue's three target
   checks, PASS / FAIL (or "not measured") with the numbers;
 * writes ``DIR/evaluation.csv`` (columns method, angle_deg, psnr_db, ssim, n)
@@ -130,7 +131,7 @@ def plot(ev, path: Path, label: str) -> None:
     from editor.formats.base import write_atomic
 
     styles = {"true_depth": ("tab:green", "--"), "flat_card": ("tab:gray", ":"), "predictor": ("tab:blue", "-"),
-              "predictor+appearance": ("tab:orange", "-")}
+              "predictor_scaled": ("tab:purple", "-."), "predictor+appearance": ("tab:orange", "-")}
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
     try:
         for ax, key, ylabel in ((axes[0], "psnr_db", "PSNR (dB)"), (axes[1], "ssim", "SSIM")):
@@ -194,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     checks = check_targets(ev)
+    scaled_checks = check_targets(ev, "predictor_scaled")[1:]  # the input view does not depend on the scale
     try:
         write_atomic(out / CSV_NAME, lambda tmp: Path(tmp).write_text(csv_text(ev)))
         plot(ev, out / PLOT_NAME, label)
@@ -207,5 +209,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_tables(ev))
     print("\nTargets (issue #7)")
     print(format_checks(checks))
+    print("\nThe same with the scene's scale given (predictor_scaled: as flat_card, it knows the median depth)")
+    print(format_checks(scaled_checks))
     print(f"\nwrote {out / CSV_NAME} and {out / PLOT_NAME}")
     return 0

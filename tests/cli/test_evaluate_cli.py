@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
-METHODS = ["true_depth", "flat_card", "predictor", "predictor+appearance"]
+METHODS = ["true_depth", "flat_card", "predictor", "predictor_scaled", "predictor+appearance"]
 
 
 def splatforge(*args):
@@ -42,11 +42,12 @@ def test_tiny_run_writes_csv_and_plot(tmp_path):
     first = rows[0]
     assert f"{float(first['psnr_db']):.2f}" in r.stdout and f"{float(first['ssim']):.3f}" in r.stdout
     checks = [line for line in r.stdout.splitlines() if line.startswith(("PASS ", "FAIL ", "n/a "))]
-    assert len(checks) == 3, r.stdout
+    assert len(checks) == 5, r.stdout  # three for the predictor, two for the scale-given predictor
     assert checks[0].split()[0] in ("PASS", "FAIL") and "input view >= 28 dB" in checks[0]
     # No 10 and 30 degrees in this run: that target is not measured.
     assert checks[1].startswith("n/a ") and "within 2 dB of true_depth" in checks[1] and "not measured" in checks[1]
     assert checks[2].split()[0] in ("PASS", "FAIL") and "beats flat_card by >= 3 dB at 20 deg" in checks[2]
+    assert "predictor_scaled within 2 dB" in checks[3] and "predictor_scaled beats flat_card" in checks[4]
     assert r.stderr == ""
 
     img = np.asarray(Image.open(out / "evaluation.png").convert("RGB"))
