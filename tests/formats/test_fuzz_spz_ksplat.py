@@ -17,23 +17,14 @@ import struct
 import numpy as np
 import pytest
 import zstandard
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from editor.formats import ksplat, spz
-from editor.formats.base import FormatError
-from editor.model.splat_cloud import SplatCloud
+from tests.formats.fuzzing import FUZZ, assert_cloud_or_format_error, mutated_bytes
 from tests.formats.synth import random_cloud
 from tests.formats.test_ksplat import build_ksplat
 from tests.formats.test_spz import legacy_payload, v4_file
-
-SETTINGS = dict(
-    max_examples=1000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-
-INTERESTING = [0, 1, 2, 3, 4, 5, 7, 8, 12, 16, 24, 255, 256, 4095, 4096, 65535, 2**31 - 1, 2**32 - 1]
 
 
 def _legacy_seeds():
@@ -93,57 +84,17 @@ KSPLAT_FIELDS = (
 )
 
 
-@st.composite
-def mutated(draw, data: bytes, fields):
-    """``data`` with 1-4 random mutations applied in turn."""
-    out = bytearray(data)
-    for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["flip", "truncate", "insert", "delete", "field", "field"]))
-        if kind == "field" and fields:
-            offset, fmt = draw(st.sampled_from(fields))
-            if offset + struct.calcsize(fmt) > len(out):
-                continue
-            if fmt == "<f":
-                value = draw(st.sampled_from([0.0, -1.0, 1e-30, 1e30, float("nan"), float("inf"), 2.0, 1e6]))
-            else:
-                top = 2 ** (8 * struct.calcsize(fmt)) - 1
-                value = draw(st.one_of(st.sampled_from([v for v in INTERESTING if v <= top]), st.integers(0, top)))
-            struct.pack_into(fmt, out, offset, value)
-        elif kind == "flip" and out:
-            i = draw(st.integers(0, len(out) - 1))
-            out[i] ^= draw(st.integers(1, 255))
-        elif kind == "truncate":
-            del out[draw(st.integers(0, len(out))):]
-        elif kind == "insert":
-            i = draw(st.integers(0, len(out)))
-            out[i:i] = draw(st.binary(min_size=1, max_size=8))
-        elif kind == "delete" and out:
-            i = draw(st.integers(0, len(out) - 1))
-            del out[i : i + draw(st.integers(1, 16))]
-    return bytes(out)
+def mutated(data: bytes, fields):
+    """``data`` with 1-4 random mutations (`tests.formats.fuzzing.mutated_bytes`)."""
+    return mutated_bytes(data, fields)
 
 
 def _check(codec, path, data: bytes) -> None:
     path.write_bytes(data)
-    try:
-        loaded = codec.read(path, None)
-    except FormatError as e:
-        assert str(e) and "\n" not in str(e)
-        event("refused")
-        return
-    event("read")
-    c = loaded.cloud
-    assert isinstance(c, SplatCloud)
-    n = len(c)
-    assert c.positions.shape == (n, 3) and c.rotations.shape == (n, 4) and c.sh.shape[0] == n
-    assert 0 <= c.sh_degree <= 3
-    for name in ("positions", "log_scales", "rotations", "opacity_logits", "sh"):
-        assert np.isfinite(getattr(c, name)).all(), name
-    if n:
-        np.testing.assert_allclose(np.linalg.norm(c.rotations, axis=1), 1.0, atol=1e-3)
+    assert_cloud_or_format_error(lambda p: codec.read(p, None), path)
 
 
-@settings(**SETTINGS)
+@settings(**FUZZ)
 @given(data=st.data())
 def test_fuzz_spz_gzip_and_raw_legacy(tmp_path, data):
     seed = data.draw(st.sampled_from(LEGACY))
@@ -157,7 +108,7 @@ def test_fuzz_spz_gzip_and_raw_legacy(tmp_path, data):
     _check(spz.CODEC, tmp_path / "f.spz", blob)
 
 
-@settings(**SETTINGS)
+@settings(**FUZZ)
 @given(data=st.data())
 def test_fuzz_spz_v4(tmp_path, data):
     seed = data.draw(st.sampled_from(V4))
@@ -183,7 +134,7 @@ def test_fuzz_spz_v4(tmp_path, data):
     _check(spz.CODEC, tmp_path / "f.spz", blob)
 
 
-@settings(**SETTINGS)
+@settings(**FUZZ)
 @given(data=st.data())
 def test_fuzz_ksplat(tmp_path, data):
     seed = data.draw(st.sampled_from(KSPLAT))

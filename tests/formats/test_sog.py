@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -24,6 +24,8 @@ from editor.formats.base import Cancelled, FormatError
 from editor.formats.compressed_ply import morton_order
 from editor.formats.registry import detect_codec, read_splats, write_splats
 from editor.model.splat_cloud import SplatCloud, logit, normalize_quaternions, sigmoid
+from tests.formats.fuzzing import FUZZ, assert_cloud_or_format_error
+from tests.formats.fuzzing import mutated_bytes as _mutated_bytes
 from tests.formats.synth import random_cloud
 
 SPLAT_TRANSFORM = Path(__file__).resolve().parents[2] / ".peer" / "node_modules" / ".bin" / "splat-transform"
@@ -584,11 +586,7 @@ def test_not_a_sog_at_all(tmp_path):
 
 
 # ----------------------------------------------------------------- fuzzing
-FUZZ = dict(
-    max_examples=1000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+
 
 
 def _seed_bundle() -> tuple[dict, dict[str, bytes]]:
@@ -638,26 +636,9 @@ def mutated_meta(draw, meta: dict):
     return json.dumps(meta).encode()
 
 
-@st.composite
-def mutated_bytes(draw, data: bytes):
-    out = bytearray(data)
-    for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["flip", "truncate", "insert", "delete", "field"]))
-        if kind == "flip" and out:
-            i = draw(st.integers(0, len(out) - 1))
-            out[i] ^= draw(st.integers(1, 255))
-        elif kind == "truncate":
-            del out[draw(st.integers(0, len(out))):]
-        elif kind == "insert":
-            i = draw(st.integers(0, len(out)))
-            out[i:i] = draw(st.binary(min_size=1, max_size=8))
-        elif kind == "delete" and out:
-            i = draw(st.integers(0, len(out) - 1))
-            del out[i:i + draw(st.integers(1, 16))]
-        elif kind == "field" and len(out) >= 4:
-            i = draw(st.integers(0, len(out) - 4))
-            struct.pack_into("<I", out, i, draw(st.sampled_from([0, 1, 255, 65535, 2 ** 24, 2 ** 31, 2 ** 32 - 1])))
-    return bytes(out)
+def mutated_bytes(data: bytes):
+    """Byte-level mutations, including a uint32 anywhere (`tests.formats.fuzzing`)."""
+    return _mutated_bytes(data, any_u32=True)
 
 
 @st.composite
@@ -674,16 +655,7 @@ def mutated_pixels(draw, data: bytes):
 
 
 def _check(path: Path) -> None:
-    try:
-        loaded = sog.read(path, None)
-    except FormatError as e:
-        assert str(e) and "\n" not in str(e)
-        event("refused")
-        return
-    event("read")
-    assert isinstance(loaded.cloud, SplatCloud)
-    assert 0 <= loaded.cloud.sh_degree <= 3
-    assert_valid(loaded.cloud)
+    assert_cloud_or_format_error(lambda p: sog.read(p, None), path)
 
 
 @settings(**FUZZ)
