@@ -138,6 +138,21 @@ class History:
         self._notify()
         return True
 
+    def rollback(self, index: int) -> bool:
+        """Undo back to ``index`` applied commands and forget the undone
+        steps, so there is nothing to redo: an interaction cancelled with Esc
+        never happened. False (and nothing changes) inside a macro or when
+        ``index`` is not between 0 and `index`."""
+        if self._macro or not 0 <= index <= self._index:
+            return False
+        while self._index > index:
+            self.undo()
+        del self._stack[self._index:]
+        if self._clean is not None and self._clean > self._index:
+            self._clean = None  # the saved state was in the dropped steps
+        self._notify()
+        return True
+
     def undo_all(self) -> None:
         while self.undo():
             pass

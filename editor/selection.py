@@ -158,6 +158,53 @@ def in_box(
     return (np.abs(local) <= np.asarray(half_size, np.float64).reshape(3)).all(axis=1)
 
 
+def in_primitive(positions: np.ndarray, prim) -> np.ndarray:
+    """Splat centres (N, 3) inside one layout `Solid` (`editor.model.layout`),
+    in its local frame (``prim.to_local``), world units. Returns (N,) bool.
+
+    * ``Box``: the box; ``Sphere``: the ball; ``Cylinder``: radius around
+      local y, height along it;
+    * ``Wall``: its slab (length x height x thickness) minus its openings (a
+      splat in a door or window hole is not inside the wall);
+    * ``Plane`` (floor, ceiling): the rectangle, within ``thickness`` of the
+      surface on **either** side, so "the floor's splats" (which lie on both
+      sides of a fitted surface) are picked, not only the collider slab below.
+
+    Other primitives (groups) have no volume: all False (see `in_primitives`)."""
+    from editor.model.layout import Box, Cylinder, Plane, Sphere, Wall
+
+    pos = np.asarray(positions, np.float64).reshape(-1, 3)
+    if not isinstance(prim, (Box, Cylinder, Plane, Sphere, Wall)):
+        return np.zeros(len(pos), bool)
+    local = prim.to_local(pos)
+    x, y, z = local[:, 0], local[:, 1], local[:, 2]
+    if isinstance(prim, Sphere):
+        return np.einsum("ij,ij->i", local, local) <= prim.radius ** 2
+    if isinstance(prim, Cylinder):
+        return (x * x + z * z <= prim.radius ** 2) & (np.abs(y) <= 0.5 * prim.height)
+    if isinstance(prim, Plane):
+        return (np.abs(x) <= 0.5 * prim.size[0]) & (np.abs(z) <= 0.5 * prim.size[1]) & (np.abs(y) <= prim.thickness)
+    inside = (np.abs(local) <= prim.half_extents()).all(axis=1)
+    if isinstance(prim, Wall) and prim.openings:
+        u, v = x + 0.5 * prim.length, y + 0.5 * prim.height  # wall coordinates (see `Opening`)
+        for o in prim.openings:
+            inside &= ~((u > o.u0) & (u < o.u1) & (v > o.v0) & (v < o.v1))
+    return inside
+
+
+def in_primitives(positions: np.ndarray, layout, ids: Sequence[str]) -> np.ndarray:
+    """Union of `in_primitive` over the primitives ``ids`` of ``layout`` and,
+    for groups, everything inside them. Returns (N,) bool."""
+    out = np.zeros(len(np.asarray(positions).reshape(-1, 3)), bool)
+    seen: set[str] = set()
+    for pid in ids:
+        for sub in layout.descendants(pid):
+            if sub not in seen:
+                seen.add(sub)
+                out |= in_primitive(positions, layout.get(sub))
+    return out
+
+
 # ---------------------------------------------------------------- attributes
 def by_opacity(cloud: SplatCloud, low: float = 0.0, high: float = 1.0) -> np.ndarray:
     """Opacity (after the sigmoid) in [low, high]."""

@@ -485,8 +485,9 @@ def _decode(n: int, version: int, degree: int, fbits: int, arrays: dict, rub_to_
             # lut[j, b]: value of byte b for coefficient j, with its frame sign
             sh[start : start + BLOCK_ROWS, 1:] = lut[np.arange(kept)[None, :, None], block]
     if rub_to_rdf:  # 0 - v rather than -v: no negative zeros in what users see
-        positions[:, 1:] = 0.0 - positions[:, 1:]
-        rotations[:, 2:] = 0.0 - rotations[:, 2:]
+        with np.errstate(invalid="ignore"):  # NaN from a hostile file: refused by the finite check later
+            positions[:, 1:] = 0.0 - positions[:, 1:]
+            rotations[:, 2:] = 0.0 - rotations[:, 2:]
     return SplatCloud(positions, log_scales, rotations, opacity, sh)
 
 

@@ -167,3 +167,21 @@ def test_command_contract_is_abstract():
     doc = make_document()
     with pytest.raises(DocumentError):
         History(doc).push(_Broken())
+
+
+def test_rollback_forgets_the_cancelled_steps():
+    from editor.commands.document_edits import SetMetadata
+    from editor.history import History
+    from editor.model.document import Document
+
+    doc = Document()
+    h = History(doc)
+    h.push(SetMetadata("a", 1))
+    h.set_clean()
+    start = h.index
+    h.push(SetMetadata("b", 2))
+    h.push(SetMetadata("c", 3))
+    assert h.rollback(start)
+    assert h.index == start and not h.can_redo and len(h) == start
+    assert doc.metadata.get("b") is None and doc.metadata.get("c") is None and h.is_clean
+    assert not h.rollback(start + 1)  # cannot roll forward
