@@ -20,18 +20,31 @@ SELECTION_TINT = (1.0, 0.78, 0.05)
 TINT_STRENGTH = 0.65
 
 
-def display_cloud(doc: Document) -> SplatCloud:
-    """The cloud the viewport draws for ``doc`` (may share arrays with a layer)."""
+def display_cloud(doc: Document, tint_selection: bool = True,
+                  sh_patches: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> SplatCloud:
+    """The cloud the viewport draws for ``doc`` (may share arrays with a layer).
+
+    ``tint_selection=False`` shows the selected splats in their own colours
+    (while a recolour preview is up). ``sh_patches`` maps a layer id to
+    ``(index (K,), sh rows (K, C, 3))`` drawn instead of those rows of the
+    layer: a preview of a pending colour edit without changing the document."""
+    sh_patches = sh_patches or {}
     layers = [l for l in doc.layers if l.visible and len(l)]
     if not layers:
         return SplatCloud.empty()
-    if len(layers) == 1 and not layers[0].flags.any():
+    if len(layers) == 1 and not layers[0].flags.any() and layers[0].id not in sh_patches:
         return layers[0].cloud
     parts = []
     for layer in layers:
         shown = layer.shown
-        selected = layer.selected[shown]
-        cloud = layer.cloud.subset(shown) if not shown.all() else layer.cloud
+        cloud = layer.cloud
+        if layer.id in sh_patches:
+            index, rows = sh_patches[layer.id]
+            sh = cloud.sh.copy()
+            sh[index] = rows
+            cloud = SplatCloud(cloud.positions, cloud.log_scales, cloud.rotations, cloud.opacity_logits, sh)
+        selected = layer.selected[shown] if tint_selection else np.zeros(int(shown.sum()), bool)
+        cloud = cloud.subset(shown) if not shown.all() else cloud
         if selected.any():
             sh = cloud.sh.copy()
             colour = 0.5 + SH_C0 * sh[selected, 0].astype(np.float64)

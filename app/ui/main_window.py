@@ -56,13 +56,17 @@ from app.ui.regenerate import record_photo, start_regenerate
 from app.ui.render_bridge import render_kwargs
 from app.ui.settings import AppSettings, Preferences
 from app.ui.shortcuts import ACTION_SHORTCUTS
+from app.ui.splat_editing import SplatEditing
 from app.ui.tools.registry import TOOL_CLASSES
+from app.ui.tools.layout_common import draw_settings
+from app.ui.tools.transform import grid_step_box
 from app.ui.viewport import FrameInfo, Viewport
 from editor import project as projects
 from editor import selection
 from editor.commands.document_edits import SetMetadata
 from editor.commands.layers import AddLayer
-from editor.commands.layout_edits import AddPrimitive, RemovePrimitive, SetLayout, SetPrimitiveProperty
+from editor.commands.layout_edits import (AddPrimitive, GroupPrimitives, RemoveOpening, RemovePrimitive, SetLayout,
+                                          SetPrimitiveProperty, Ungroup)
 from editor.commands.splat_edits import DeleteSelection, HideSelection, SetSelection, UnhideAll
 from editor.formats.base import FormatError, LoadedSplats
 from editor.formats.registry import codecs, readable_extensions, writable_extensions
@@ -72,9 +76,12 @@ from editor.geometry.meshing import layout_meshes
 from editor.history import History
 from editor.model.camera import Camera
 from editor.model.document import Document, DocumentError, Layer
-from editor.model.layout import Box, LayoutError, Plane, Wall, frame_from_axes
+from editor.model.layout import Box, Group, LayoutError, Plane, Wall, frame_from_axes
 
 APP_NAME = "SplatForge"
+#: File > Export Collider's file types: format and the target engine's up axis.
+COLLIDER_FILTERS = ("glTF binary, y up (*.glb)", "glTF binary, z up (*.glb)",
+                    "Wavefront OBJ, y up (*.obj)", "Wavefront OBJ, z up (*.obj)")
 AUTOSAVE_MS = 30_000
 
 
@@ -137,10 +144,16 @@ class MainWindow(QMainWindow):
         self.outliner.selection_changed.connect(self.set_layout_selection)
         self.properties = PropertiesPanel()
         self.properties.edited.connect(self._property_edited)
+        self.properties.remove_opening.connect(lambda pid, i: self.push(RemoveOpening(pid, i)))
         self.outliner_dock = self._dock("Outliner", "outlinerDock", self.outliner)
         self.properties_dock = self._dock("Properties", "propertiesDock", self.properties, scroll=True)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.outliner_dock)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.properties_dock)
+        # Select/Edit menu splat edits, histogram range selection and the Layers panel.
+        self.splat_editing = SplatEditing(self)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.splat_editing.layers_dock)
+        self.tabifyDockWidget(self.outliner_dock, self.splat_editing.layers_dock)
+        self.outliner_dock.raise_()
 
         self._build_status_bar()
         self.action_map: dict[str, QAction] = {}
@@ -224,13 +237,16 @@ class MainWindow(QMainWindow):
         m.addAction(self._action("undo", "&Undo", self.undo))
         m.addAction(self._action("redo", "&Redo", self.redo))
         m.addSeparator()
-        m.addAction(self._action("select_all", "Select &All", self.select_all))
-        m.addAction(self._action("select_none", "Select &None", self.select_none))
-        m.addAction(self._action("select_invert", "&Invert Selection", self.select_invert))
-        m.addSeparator()
         m.addAction(self._action("delete", "&Delete", self.delete_selected))
         m.addAction(self._action("hide", "&Hide Selected", self.hide_selected))
         m.addAction(self._action("unhide_all", "Un&hide All", self.unhide_all))
+        self.splat_editing.add_edit_actions(m)
+
+        m = mb.addMenu("&Select")
+        m.addAction(self._action("select_all", "&All", self.select_all))
+        m.addAction(self._action("select_none", "&None", self.select_none))
+        m.addAction(self._action("select_invert", "&Invert", self.select_invert))
+        self.splat_editing.add_select_actions(m)
 
         m = mb.addMenu("&Tools")
         self.tool_group = QActionGroup(self)
@@ -248,6 +264,8 @@ class MainWindow(QMainWindow):
         m.addAction(self._action("add_floor", "Add &Floor", lambda: self.add_primitive("floor")))
         m.addAction(self._action("add_wall", "Add &Wall", lambda: self.add_primitive("wall")))
         m.addAction(self._action("delete_primitive", "&Delete Primitive", self.delete_primitives))
+        m.addAction(self._action("group", "&Group", self.group_selection))
+        m.addAction(self._action("ungroup", "&Ungroup", self.ungroup_selection))
         m.addSeparator()
         show = self._action("show_layout", "&Show Layout", self.toggle_layout, checkable=True)
         show.setChecked(True)
@@ -277,6 +295,7 @@ class MainWindow(QMainWindow):
         m.addAction(self.stats_dock.toggleViewAction())
         m.addAction(self.render_dock.toggleViewAction())
         m.addAction(self.outliner_dock.toggleViewAction())
+        m.addAction(self.splat_editing.layers_dock.toggleViewAction())
         m.addAction(self.properties_dock.toggleViewAction())
         m.addAction(self._action("full_screen", "Full &Screen", self.toggle_full_screen, checkable=True))
 
@@ -625,12 +644,14 @@ class MainWindow(QMainWindow):
                                             session=self._session, on_error=self._autosave_failed)
         self.layout_selection = []
         self._layout_changed()
+        self.splat_editing.document_attached()
         self._history_changed(history)
 
     def _document_changed(self, change) -> None:
         if change.kind in ("flags", "splats", "layers"):
             self.viewport.show_cloud(display_cloud(self.document))
             self._update_counts()
+            self.splat_editing.document_changed(change)
         elif change.kind == "layout":
             self._layout_changed()
 
@@ -838,6 +859,9 @@ class MainWindow(QMainWindow):
         if act is not None:
             act.setChecked(True)
         self.brush_spin.setEnabled(tool == "brush")
+        for key, actions in self.tool_options.items():
+            for act in actions:
+                act.setVisible(key == tool)
 
     def _build_toolbar(self) -> None:
         bar = QToolBar("Tools", self)
@@ -855,6 +879,18 @@ class MainWindow(QMainWindow):
         self.brush_spin.setEnabled(False)
         self.brush_spin.valueChanged.connect(lambda v: setattr(brush, "radius", float(v)))
         bar.addWidget(self.brush_spin)
+        bar.addWidget(QLabel(" Grid "))
+        self.grid_spin = grid_step_box(self.viewport.tools.values())
+        bar.addWidget(self.grid_spin)
+        draw_settings(self).grid_box = self.grid_spin  # one grid step for the Move tool and the layout tools
+        # Each tool's own options (wall size, snapping), shown while it is active.
+        self.tool_options: dict[str, list[QAction]] = {}
+        for tool in self.viewport.tools.values():
+            widgets = tool.option_widgets()
+            if widgets:
+                self.tool_options[tool.key] = [bar.addSeparator()] + [bar.addWidget(w) for w in widgets]
+                for act in self.tool_options[tool.key]:
+                    act.setVisible(False)
         bar.addSeparator()
         for key in ("undo", "redo"):
             bar.addAction(self.action_map[key])
@@ -997,6 +1033,37 @@ class MainWindow(QMainWindow):
         if self.layout_selection:
             self.push(RemovePrimitive(list(self.layout_selection)))
 
+    def group_selection(self) -> str | None:
+        """Layout > Group (Ctrl+G): the selected primitives into a new group,
+        which becomes the selection. Returns its id."""
+        if not self.layout_selection:
+            self.statusBar().showMessage("Group: select primitives in the Outliner first", 5000)
+            return None
+        cmd = GroupPrimitives(self.layout_selection)
+        if not self.push(cmd):
+            return None
+        self.set_layout_selection([cmd.group_id])
+        return cmd.group_id
+
+    def ungroup_selection(self) -> list[str]:
+        """Layout > Ungroup (Ctrl+Shift+G): dissolve the selected groups (one
+        undo step); their children become the selection. Returns those ids."""
+        layout = self.document.layout
+        groups = [i for i in self.layout_selection if isinstance(layout.primitives.get(i), Group)]
+        if not groups:
+            self.statusBar().showMessage("Ungroup: select a group in the Outliner first", 5000)
+            return []
+        children = [c for g in groups for c in layout.get(g).children]
+        try:
+            with self.history.macro("Ungroup"):
+                for g in groups:
+                    self.history.push(Ungroup(g))
+        except LayoutError as e:
+            self.statusBar().showMessage(f"Cannot ungroup: {e}", 8000)
+            return []
+        self.set_layout_selection(children)
+        return children
+
     def export_dialog(self):
         """File -> Export...: preset, budget and size estimate (`app.ui.export_dialog`)."""
         from app.ui.export_dialog import open_export_dialog
@@ -1008,13 +1075,14 @@ class MainWindow(QMainWindow):
             self._error("Nothing to export", "the layout has no visible primitives (Layout > Propose from Splats)")
             return
         stem = (self.project_path or self.source_path or Path("layout")).name.split(".")[0]
+        # The filter picks the format and the engine's up axis (y: Unity, Godot, glTF; z: Unreal, Blender).
         path, chosen = QFileDialog.getSaveFileName(
             self, "Export collider", str(Path(self.settings.last_folder()) / f"{stem}-collider.glb"),
-            "glTF binary, y up (*.glb);;Wavefront OBJ, y up (*.obj)")
+            ";;".join(COLLIDER_FILTERS))
         if path:
             if not path.lower().endswith((".glb", ".obj")):
                 path += ".obj" if "OBJ" in chosen else ".glb"
-            self.export_collider(path)
+            self.export_collider(path, up="z" if "z up" in chosen else "y")
 
     def export_collider(self, path: os.PathLike | str, up: str = "y") -> bool:
         """One closed mesh per visible primitive, GLB or OBJ by extension,
@@ -1030,7 +1098,7 @@ class MainWindow(QMainWindow):
         except (OSError, FormatError) as e:
             self._error("Cannot export collider", f"{path}: {e}")
             return False
-        self.statusBar().showMessage(f"Exported {len(meshes)} collider meshes to {path}", 8000)
+        self.statusBar().showMessage(f"Exported {len(meshes)} collider meshes to {path} ({up} up)", 8000)
         return True
 
     # ================================================================ drag and drop

@@ -1,4 +1,4 @@
-"""Layout -> Regenerate Appearance... (Ctrl+G): the appearance pass in the app.
+"""Layout -> Regenerate Appearance... (Ctrl+Shift+R): the appearance pass in the app.
 
 `start_regenerate(window)` fits new splats to a photo on the document's
 current layout with `inference.appearance.regenerate` (seeds on the visible

@@ -152,6 +152,7 @@ class Viewport(QOpenGLWidget):
         self.tools: dict[str, ViewportTool] = {}
         self.active_tool: ViewportTool | None = None
         self._tool_drag = False  # the active tool took the current left press
+        self._swallow_drag = False  # Esc cancelled the tool's drag: ignore the rest of it
         self.overlay = ViewportOverlay(self)
         self._pending_layout = None  # (layout, selected ids) to hand to the renderer
 
@@ -184,12 +185,21 @@ class Viewport(QOpenGLWidget):
         """Draw ``cloud`` instead of the current one, keeping the view (edits)."""
         self.cloud = cloud
         self._pending_cloud = cloud
+        self._scene_edited()
         self.update()
 
     def set_layout(self, layout, selected=frozenset()) -> None:
         """Draw ``layout``'s primitives (None: none); ``selected`` ids highlighted."""
         self._pending_layout = (layout, frozenset(selected))
+        self._scene_edited()
         self.update()
+
+    def _scene_edited(self) -> None:
+        """The document (or the selection) changed under the active tool: its
+        feedback (a gizmo on the selection) must follow, e.g. after an undo."""
+        if self.active_tool is not None:
+            self.active_tool.view_changed()
+            self.overlay.update()
 
     def set_show_layout(self, show: bool) -> None:
         self.bridge.show_layout = bool(show)
@@ -397,6 +407,9 @@ class Viewport(QOpenGLWidget):
     def mouseMoveEvent(self, event) -> None:
         pos = event.position()
         tool = self.active_tool
+        if self._swallow_drag and event.buttons() & Qt.MouseButton.LeftButton:
+            self._last_pos = pos
+            return
         if self._tool_drag and tool is not None and event.buttons() & Qt.MouseButton.LeftButton:
             tool.move(event)
             self._last_pos = pos
@@ -423,6 +436,8 @@ class Viewport(QOpenGLWidget):
         event.accept()
 
     def mouseReleaseEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._swallow_drag = False
         if self._tool_drag and event.button() == Qt.MouseButton.LeftButton:
             self._tool_drag = False
             if self.active_tool is not None:
@@ -455,7 +470,7 @@ class Viewport(QOpenGLWidget):
     def _flying(self) -> bool:
         return bool(self._buttons & Qt.MouseButton.RightButton)
 
-    def _event_disabled(self, event) -> bool:
+    def event(self, event) -> bool:
         # Keys a window shortcut would otherwise take: fly keys while flying
         # (W/E/R are tool shortcuts), Esc while a tool interaction is under way,
         # and whatever the active tool asks for.
@@ -472,7 +487,9 @@ class Viewport(QOpenGLWidget):
         tool = self.active_tool
         if tool is not None and not self._flying():
             if key == Qt.Key.Key_Escape and tool.cancel():
+                # The rest of a cancelled drag (the button is still down) does nothing.
                 self._tool_drag = False
+                self._swallow_drag = bool(self._buttons & Qt.MouseButton.LeftButton)
                 event.accept()
                 return
             if tool.key_press(event):

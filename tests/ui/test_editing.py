@@ -3,9 +3,6 @@ undo / redo through the history, projects (save, reopen, dirty prompt,
 recovery), layout proposal, outliner and properties, collider export."""
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QMouseEvent
@@ -260,8 +257,7 @@ def test_propose_layout_outliner_properties_and_collider(qtbot, main_window, roo
 
     # Pick a wall in the outliner; the properties panel shows it.
     wall = next(p for p in layout if p.TYPE == "wall")
-    row = w.outliner.ids().index(wall.id)
-    w.outliner.list.item(row).setSelected(True)
+    w.outliner.item(wall.id).setSelected(True)
     assert w.layout_selection == [wall.id]
     assert w.properties.prim.id == wall.id
     qtbot.waitUntil(lambda: w.properties.name_edit.isVisible(), timeout=5000)

@@ -1,4 +1,4 @@
-"""Layout > Regenerate Appearance (Ctrl+G) in the real window (Xvfb): a
+"""Layout > Regenerate Appearance (Ctrl+Shift+R) in the real window (Xvfb): a
 document made from a photo remembers the photo and its camera; regenerating
 runs the appearance pass as a job and replaces the photo layer's splats as
 one undo step (undo gives back the exact previous splats); without a photo
@@ -158,4 +158,4 @@ def test_the_photo_source_survives_saving_the_project(qtbot, main_window, photo,
 
 
 def test_shortcut_is_ctrl_g(main_window):
-    assert main_window.action_map["regenerate_appearance"].shortcut().toString() == "Ctrl+G"
+    assert main_window.action_map["regenerate_appearance"].shortcut().toString() == "Ctrl+Shift+R"

@@ -1,10 +1,10 @@
-"""The layout's Outliner (list of primitives, selection) and Properties
-(numeric entry for the selected primitive).
+"""The layout's Outliner (tree of primitives, groups as parents; selection)
+and Properties (numeric entry for the selected primitive, a wall's openings).
 
 Neither panel changes the document: the outliner reports which primitives
 the user selected (`selection_changed`), the properties panel reports edits
-(`edited(pid, field, value, merge_id)`) and the window turns them into
-commands. ``merge_id`` stays the same while one field is changed repeatedly
+(`edited(pid, field, value, merge_id)`, `remove_opening(pid, index)`) and
+the window turns them into commands. ``merge_id`` stays the same while one field is changed repeatedly
 (spin-box arrows, wheel, dragging), so such a run is one undo step; finishing
 the edit (Enter, focus change) or showing another primitive starts a new one.
 """
@@ -23,12 +23,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
-    QListWidgetItem,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from editor.model.layout import MIN_SIZE, Layout, Primitive, Solid, quat_from_matrix, quat_to_matrix
+from editor.model.layout import MIN_SIZE, Group, Layout, Primitive, Solid, Wall, quat_from_matrix, quat_to_matrix
 
 #: Numeric fields shown for solids (besides position and rotation), in order.
 _DIMENSIONS = ("size", "length", "height", "thickness", "radius")
@@ -59,56 +61,83 @@ def quat_from_euler(degrees) -> tuple[float, float, float, float]:
 
 
 class OutlinerPanel(QWidget):
-    """The layout's primitives in display order; multi-selection."""
+    """The layout's primitives as a tree: top-level primitives in display
+    order, each group's children under it (in the group's order);
+    multi-selection."""
 
     selection_changed = Signal(list)  # ids
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("outlinerPanel")
-        self.list = QListWidget()
-        self.list.setObjectName("outliner")
-        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.list.itemSelectionChanged.connect(self._selection)
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("outliner")
+        self.tree.setHeaderHidden(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree.itemSelectionChanged.connect(self._selection)
+        self._items: dict[str, QTreeWidgetItem] = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
-        lay.addWidget(self.list)
+        lay.addWidget(self.tree)
 
     def ids(self) -> list[str]:
-        return [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())]
+        """Every primitive's id, top to bottom (a group, then its children)."""
+        return list(self._items)
+
+    def item(self, pid: str) -> QTreeWidgetItem:
+        """The tree row of primitive ``pid``."""
+        return self._items[pid]
+
+    def parent_id(self, pid: str) -> str | None:
+        """The group ``pid`` is shown under (None at the top level)."""
+        parent = self._items[pid].parent()
+        return None if parent is None else parent.data(0, Qt.ItemDataRole.UserRole)
 
     def set_layout(self, layout: Layout, selected: list[str]) -> None:
-        self.list.blockSignals(True)
+        self.tree.blockSignals(True)
         try:
-            self.list.clear()
-            for p in layout:
+            self.tree.clear()
+            self._items = {}
+            children = {c for p in layout if isinstance(p, Group) for c in p.children}
+
+            def add(p: Primitive, parent) -> None:
                 label = f"{p.name or p.id}  [{p.TYPE}]" + ("" if p.visible else "  (hidden)")
-                item = QListWidgetItem(label)
-                item.setData(Qt.ItemDataRole.UserRole, p.id)
-                item.setToolTip(p.id)
-                self.list.addItem(item)
-                item.setSelected(p.id in selected)
+                item = QTreeWidgetItem(parent, [label])
+                item.setData(0, Qt.ItemDataRole.UserRole, p.id)
+                item.setToolTip(0, p.id)
+                self._items[p.id] = item
+                if isinstance(p, Group):
+                    for c in p.children:
+                        add(layout.get(c), item)
+
+            for p in layout:
+                if p.id not in children:
+                    add(p, self.tree)
+            self.tree.expandAll()
+            for pid, item in self._items.items():
+                item.setSelected(pid in selected)
         finally:
-            self.list.blockSignals(False)
+            self.tree.blockSignals(False)
 
     def select(self, ids: list[str]) -> None:
-        self.list.blockSignals(True)
+        self.tree.blockSignals(True)
         try:
-            for i in range(self.list.count()):
-                item = self.list.item(i)
-                item.setSelected(item.data(Qt.ItemDataRole.UserRole) in ids)
+            for pid, item in self._items.items():
+                item.setSelected(pid in ids)
         finally:
-            self.list.blockSignals(False)
+            self.tree.blockSignals(False)
 
     def _selection(self) -> None:
-        self.selection_changed.emit([i.data(Qt.ItemDataRole.UserRole) for i in self.list.selectedItems()])
+        self.selection_changed.emit([pid for pid, item in self._items.items() if item.isSelected()])
 
 
 class PropertiesPanel(QWidget):
     """Name, visibility, position, rotation (XYZ Euler degrees) and the
-    dimensions of one primitive."""
+    dimensions of one primitive; a wall's openings, with a button to remove
+    the chosen one."""
 
     edited = Signal(str, str, object, object)  # pid, field, value, merge_id
+    remove_opening = Signal(str, int)  # wall id, index of the opening in wall.openings
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -129,6 +158,7 @@ class PropertiesPanel(QWidget):
         self.outer.addStretch(1)
         self.name_edit: QLineEdit | None = None
         self.visible_box: QCheckBox | None = None
+        self.openings: QListWidget | None = None
 
     # ------------------------------------------------------------ building
     def show_primitive(self, prim: Primitive | None) -> None:
@@ -147,7 +177,7 @@ class PropertiesPanel(QWidget):
         while self.form.rowCount():
             self.form.removeRow(0)
         self.spins = {}
-        self.name_edit = self.visible_box = None
+        self.name_edit = self.visible_box = self.openings = None
         if prim is None:
             self.title.setText("Select one primitive in the Outliner")
             return
@@ -186,6 +216,17 @@ class PropertiesPanel(QWidget):
                 self.spins[field] = boxes
                 label = {"rotation": "Rotation (deg)"}.get(field, field.capitalize())
                 self.form.addRow(label, row)
+        if isinstance(prim, Wall):
+            self.openings = QListWidget()
+            self.openings.setObjectName("prop_openings")
+            self.openings.setMaximumHeight(90)
+            remove = QPushButton("Remove Opening")
+            remove.setObjectName("prop_remove_opening")
+            remove.clicked.connect(self._remove_opening)
+            box = QVBoxLayout()
+            box.addWidget(self.openings)
+            box.addWidget(remove)
+            self.form.addRow("Openings", box)
 
     def _fill(self, prim: Primitive | None) -> None:
         if prim is None:
@@ -201,6 +242,12 @@ class PropertiesPanel(QWidget):
                 for sb, v in zip(boxes, values):
                     sb.setValue(float(v))
                     sb.setEnabled(not prim.locked)
+            if self.openings is not None and isinstance(prim, Wall):
+                row = self.openings.currentRow()
+                self.openings.clear()
+                for o in prim.openings:
+                    self.openings.addItem(f"{o.kind}  u {o.u0:.3g}–{o.u1:.3g}  v {o.v0:.3g}–{o.v1:.3g}")
+                self.openings.setCurrentRow(min(row, self.openings.count() - 1) if row >= 0 else self.openings.count() - 1)
         finally:
             for w in widgets:
                 w.blockSignals(False)
@@ -215,6 +262,10 @@ class PropertiesPanel(QWidget):
     def _emit(self, field: str, value, merge_id) -> None:
         if self.prim is not None:
             self.edited.emit(self.prim.id, field, value, merge_id)
+
+    def _remove_opening(self) -> None:
+        if self.prim is not None and self.openings is not None and self.openings.currentRow() >= 0:
+            self.remove_opening.emit(self.prim.id, self.openings.currentRow())
 
     def _name_done(self) -> None:
         if self.prim is not None and self.name_edit is not None and self.name_edit.text() != self.prim.name:

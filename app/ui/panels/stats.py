@@ -1,11 +1,13 @@
 """The Statistics panel: what is in the scene, and histograms of opacity,
-scale and colour (pyqtgraph)."""
+scale and colour (pyqtgraph). A drag on a histogram selects the splats in
+that range (`app.ui.panels.histogram_range`; the panel only reports the
+range, the window turns it into a selection)."""
 from __future__ import annotations
 
 import os
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from app.ui.jobs import Histogram, LoadedScene
@@ -47,7 +49,17 @@ def _bytes(n: int) -> str:
 class StatsPanel(QWidget):
     """Scene statistics; `show_scene` fills it in, `clear` empties it.
     The histogram plots are built on first use (pyqtgraph costs ~0.4 s to
-    import, which would otherwise delay the first frame)."""
+    import, which would otherwise delay the first frame).
+
+    Range selection: ``range_started(key, mode)`` when a band is drawn on
+    the ``key`` histogram ("opacity", "scale" in log10 world units, or
+    "colour"), ``range_changed(key, lo, hi, mode, gesture, finished)`` as it
+    is dragged, ``range_cancelled(gesture)`` when Esc stopped a drag;
+    `clear_range` removes the band."""
+
+    range_started = Signal(str, str)
+    range_changed = Signal(str, float, float, str, object, bool)
+    range_cancelled = Signal(object)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -64,6 +76,7 @@ class StatsPanel(QWidget):
         self.layout_ = QVBoxLayout(self)
         self.layout_.addLayout(form)
         self.plots = None  # pyqtgraph GraphicsLayoutWidget, built lazily
+        self.ranges = None  # its RangeSelector (app.ui.panels.histogram_range)
         self.curves: dict[str, object] = {}
         self.layout_.addStretch(1)
 
@@ -77,6 +90,12 @@ class StatsPanel(QWidget):
         if self.plots is not None:
             for item in self.curves.values():
                 item.setData([0, 1], [0])
+        self.clear_range()
+
+    def clear_range(self) -> None:
+        """Remove the range band from the histograms (the selection stays)."""
+        if self.ranges is not None:
+            self.ranges.clear()
 
     def show_scene(self, scene: LoadedScene) -> None:
         s = scene.stats
@@ -113,6 +132,8 @@ class StatsPanel(QWidget):
                 item.setData([0, 1], [0])
             else:
                 item.setData(h.edges, h.counts)
+                band = "colour" if key in ("r", "g", "b") else key
+                self.ranges.set_extent(band, h.edges[0], h.edges[-1])
         for key, plot in self._plot_items.items():
             plot.enableAutoRange()
 
@@ -122,11 +143,21 @@ class StatsPanel(QWidget):
         os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
         import pyqtgraph as pg
 
+        from app.ui.panels.histogram_range import EscapeFilter, RangeSelector
+
         pg.setConfigOptions(antialias=False, background="#202124", foreground="#c8c8c8")
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setObjectName("histograms")
         self.plots.setMinimumHeight(380)
         self.plots.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        self.plots.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Esc over the plots cancels a range drag
+        self.plots.setToolTip("Drag across a histogram to select the splats in that range "
+                              "(Shift adds, Ctrl subtracts; drag the band or its edges to adjust; Esc clears)")
+        self.ranges = RangeSelector(self)
+        self.ranges.started.connect(self.range_started)
+        self.ranges.changed.connect(self.range_changed)
+        self.ranges.cancelled.connect(self.range_cancelled)
+        self.plots.installEventFilter(EscapeFilter(self.ranges, self))
         self._plot_items = {}
         specs = (
             ("opacity", "Opacity", [("opacity", (230, 230, 230))]),
@@ -134,7 +165,7 @@ class StatsPanel(QWidget):
             ("colour", "Base colour", [("r", (255, 90, 90)), ("g", (90, 220, 90)), ("b", (100, 140, 255))]),
         )
         for row, (key, title, series) in enumerate(specs):
-            plot = self.plots.addPlot(row=row, col=0, title=title)
+            plot = self.plots.addPlot(row=row, col=0, title=title, viewBox=self.ranges.view_box(key))
             plot.setMenuEnabled(False)
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
@@ -148,6 +179,7 @@ class StatsPanel(QWidget):
                 )
                 plot.addItem(item)
                 self.curves[name] = item
+            self.ranges.attach(key, plot)
         # Replace the trailing stretch with the plots.
         self.layout_.takeAt(self.layout_.count() - 1)
         self.layout_.addWidget(self.plots, 1)

@@ -24,8 +24,10 @@ from PySide6.QtCore import QPointF, Qt
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QKeyEvent, QMouseEvent, QPainter
+    from PySide6.QtWidgets import QWidget
 
     from app.ui.viewport import Viewport
+    from editor.history import History
     from editor.model.document import Document
 
 
@@ -34,6 +36,7 @@ class ToolHost(Protocol):
 
     viewport: "Viewport"
     document: "Document"
+    history: "History"
     layout_selection: list[str]
 
     def push(self, command) -> bool:
@@ -137,3 +140,8 @@ class ViewportTool:
 
     def paint(self, painter: "QPainter") -> None:
         """Draw feedback over the scene (logical pixels)."""
+
+    def option_widgets(self) -> list["QWidget"]:
+        """Widgets for the tool bar (sizes, snapping), made once when the
+        window builds it and shown only while this tool is active."""
+        return []
