@@ -53,6 +53,17 @@ def pytest_collection_modifyitems(config, items):
             it.add_marker(pytest.mark.skip(reason=_display_problem))
 
 
+@pytest.fixture(autouse=True)
+def never_block_on_unsaved_changes(monkeypatch):
+    """A failing test may leave its window with unsaved changes: the fixture
+    that closes it must not wait on a modal prompt (autouse, so set up before
+    the window fixtures and undone after they closed their windows). Tests of
+    the prompt itself patch `QMessageBox.warning` again."""
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Discard))
+
+
 @pytest.fixture
 def settings_file(tmp_path):
     return tmp_path / "settings.ini"

@@ -50,3 +50,12 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     d = (a.astype(np.float64) - b.astype(np.float64)) ** 2
     mse = float(d.mean())
     return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
+
+
+def open_scene(qtbot, window, path, timeout_ms: int = 30_000) -> None:
+    """Open ``path`` in ``window`` and wait until it is loaded and a
+    full-quality frame of it is on screen."""
+    with qtbot.waitSignal(window.scene_loaded, timeout=timeout_ms):
+        window.open_file(path)
+    with qtbot.waitSignal(window.viewport.full_frame_ready, timeout=timeout_ms):
+        window.viewport.update()

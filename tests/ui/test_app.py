@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from editor.formats import read_splats, write_splats
 from editor.model.camera import Camera
+from tests.ui.helpers import open_scene as _open
 from tests.ui.helpers import headless_render, psnr, small_cloud
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,12 +29,6 @@ def scene_file(tmp_path):
     write_splats(small_cloud(600), path)
     return path
 
-
-def _open(qtbot, window, path):
-    with qtbot.waitSignal(window.scene_loaded, timeout=TIMEOUT):
-        window.open_file(path)
-    with qtbot.waitSignal(window.viewport.full_frame_ready, timeout=TIMEOUT):
-        window.viewport.update()
 
 
 def _background_fraction(img: np.ndarray, bg=(0, 0, 0)) -> float:

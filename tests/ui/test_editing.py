@@ -9,17 +9,11 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from editor.formats import write_splats
+from tests.ui.helpers import open_scene as _open
 from tests.ui.helpers import psnr, small_cloud
 
 TIMEOUT = 30_000
 
-
-@pytest.fixture(autouse=True)
-def never_block_on_unsaved_changes(monkeypatch):
-    """A failing test may leave its window with unsaved changes: the fixture
-    that closes it must not wait on a modal prompt (set up before the window
-    fixtures, so undone after they closed their windows)."""
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Discard))
 
 
 @pytest.fixture
@@ -38,12 +32,6 @@ def room_file(tmp_path):
     write_splats(cloud, path)
     return path
 
-
-def _open(qtbot, window, path):
-    with qtbot.waitSignal(window.scene_loaded, timeout=TIMEOUT):
-        window.open_file(path)
-    with qtbot.waitSignal(window.viewport.full_frame_ready, timeout=TIMEOUT):
-        window.viewport.update()
 
 
 def _drag(qtbot, widget, start, end, modifiers=Qt.KeyboardModifier.NoModifier, steps=6):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage, QMouseEvent
-from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QMessageBox, QPushButton
+from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QPushButton
 
 from editor.commands.layout_edits import SetLayout
 from editor.formats import write_splats
@@ -26,10 +26,6 @@ FLOOR_Y = 0.5
 LEFT = Qt.MouseButton.LeftButton
 NONE = Qt.MouseButton.NoButton
 
-
-@pytest.fixture(autouse=True)
-def never_block_on_unsaved_changes(monkeypatch):
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Discard))
 
 
 @pytest.fixture

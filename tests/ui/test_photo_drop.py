@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QMessageBox
 
 from tests.ui.test_app import _drop
 
 TIMEOUT = 30_000
 
-
-@pytest.fixture(autouse=True)
-def never_block_on_unsaved_changes(monkeypatch):
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Discard))
 
 
 @pytest.fixture

@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QMessageBox
 
 from app.ui.regenerate import PHOTO_SOURCES_KEY, photo_sources
 from tests.ui.helpers import psnr
 
 TIMEOUT = 60_000
 
-
-@pytest.fixture(autouse=True)
-def never_block_on_unsaved_changes(monkeypatch):
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Discard))
 
 
 @pytest.fixture

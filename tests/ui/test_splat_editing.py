@@ -8,22 +8,19 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from editor import selection
 from editor.commands.layout_edits import SetPrimitiveProperty
 from editor.formats import write_splats
 from editor.model.document import DELETED, LOCKED
 from editor.model.splat_cloud import SplatCloud
+from tests.ui.helpers import open_scene as _open
 from tests.ui.helpers import psnr, small_cloud
 
 TIMEOUT = 30_000
 N = 600
 
-
-@pytest.fixture(autouse=True)
-def never_block_on_unsaved_changes(monkeypatch):
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Discard))
 
 
 @pytest.fixture
@@ -44,12 +41,6 @@ def dense_file(tmp_path):
     write_splats(small_cloud(4000), path)
     return path
 
-
-def _open(qtbot, window, path):
-    with qtbot.waitSignal(window.scene_loaded, timeout=TIMEOUT):
-        window.open_file(path)
-    with qtbot.waitSignal(window.viewport.full_frame_ready, timeout=TIMEOUT):
-        window.viewport.update()
 
 
 def _mouse(widget, kind, pos, buttons, modifiers=Qt.KeyboardModifier.NoModifier, button=Qt.MouseButton.LeftButton):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from editor.commands.layout_edits import SetPrimitiveProperty, TransformPrimitive
 from editor.commands.splat_edits import SetSelection
@@ -23,10 +23,6 @@ CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 NOMOD = Qt.KeyboardModifier.NoModifier
 
-
-@pytest.fixture(autouse=True)
-def never_block_on_unsaved_changes(monkeypatch):
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Discard))
 
 
 @pytest.fixture
