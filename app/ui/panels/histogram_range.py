@@ -20,18 +20,11 @@ import math
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 
+from app.ui.tools.select import selection_mode
+
 BAND_BRUSH = (255, 170, 40, 60)
 BAND_HOVER_BRUSH = (255, 170, 40, 90)
 BAND_PEN = (255, 170, 40, 220)
-
-
-def drag_mode(modifiers) -> str:
-    """Shift adds to the selection, Ctrl subtracts, nothing replaces it (as the viewport tools)."""
-    if modifiers & Qt.KeyboardModifier.ControlModifier:
-        return "subtract"
-    if modifiers & Qt.KeyboardModifier.ShiftModifier:
-        return "add"
-    return "replace"
 
 
 def _modified(ev) -> bool:
@@ -79,7 +72,7 @@ class RangeViewBox(pg.ViewBox):
         x0 = self.mapSceneToView(ev.buttonDownScenePos()).x()
         x = self.mapSceneToView(ev.scenePos()).x()
         if ev.isStart():
-            self.selector.begin_band(self.key, x0, drag_mode(ev.modifiers()))
+            self.selector.begin_band(self.key, x0, selection_mode(ev.modifiers()))
         self.selector.drag_band(self.key, x0, x, finished=ev.isFinish())
 
     def mouseClickEvent(self, ev) -> None:

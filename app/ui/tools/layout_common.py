@@ -20,12 +20,13 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QFont, QPen
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QLabel
 
+from app.ui.tools.base import ViewportTool
 from editor.geometry import drawing
 from editor.geometry.picking import Hit, pick_primitive
 from editor.geometry.snapping import pixel_ray, snap_to_splats
 
 if TYPE_CHECKING:
-    from app.ui.tools.base import ToolHost, ViewportTool
+    from app.ui.tools.base import ToolHost
     from editor.history import History
     from editor.model.document import Document
 
@@ -201,6 +202,26 @@ class SnapSwitch:
         self.check.blockSignals(True)
         self.check.setChecked(self.settings.grid_snap)
         self.check.blockSignals(False)
+
+
+class SnappingLayoutTool(ViewportTool):
+    """A layout tool whose toolbar option is a "Snap" switch on the shared
+    `DrawSettings` (push/pull, openings)."""
+
+    def __init__(self, host):
+        super().__init__(host)
+        self.settings = draw_settings(host)
+        self._snap: SnapSwitch | None = None
+
+    def activate(self) -> None:
+        self.settings.refresh(self.host.document)
+        if self._snap is not None:
+            self._snap.sync()
+        super().activate()
+
+    def option_widgets(self) -> list:
+        self._snap = SnapSwitch(self.settings, self.key)
+        return [self._snap.check]
 
 
 def label(text: str) -> QLabel:

@@ -25,7 +25,6 @@ import numpy as np
 from PySide6.QtCore import QPointF, Qt
 
 from app.ui.tools import layout_common as lc
-from app.ui.tools.base import ViewportTool
 from editor.commands.layout_edits import AddOpening, RemoveOpening, SetPrimitiveProperty
 from editor.geometry import drawing
 from editor.geometry.picking import Hit
@@ -72,7 +71,7 @@ def _cursor_for(edges: tuple[str, ...]) -> Qt.CursorShape:
     return Qt.CursorShape.SizeVerCursor
 
 
-class OpeningTool(ViewportTool):
+class OpeningTool(lc.SnappingLayoutTool):
     key = "opening"
     label = "Cut Opening"
     hint = ("Opening: drag a rectangle on a wall to cut a door (from the floor) or a window; drag an opening's "
@@ -80,27 +79,15 @@ class OpeningTool(ViewportTool):
 
     def __init__(self, host):
         super().__init__(host)
-        self.settings = lc.draw_settings(host)
         self._hover: Hit | None = None  # a wall face under the cursor
         self._spot: _OpeningSpot | None = None  # an opening under the cursor
         self._rect: _Rect | None = None
         self._resize: _Resize | None = None
         self._pos: QPointF | None = None
-        self._snap: lc.SnapSwitch | None = None
 
     @property
     def busy(self) -> bool:
         return self._rect is not None or self._resize is not None
-
-    def activate(self) -> None:
-        self.settings.refresh(self.host.document)
-        if self._snap is not None:
-            self._snap.sync()
-        super().activate()
-
-    def option_widgets(self) -> list:
-        self._snap = lc.SnapSwitch(self.settings, self.key)
-        return [self._snap.check]
 
     def cancel(self) -> bool:
         if self._resize is not None:

@@ -19,7 +19,6 @@ import numpy as np
 from PySide6.QtCore import QPointF, Qt
 
 from app.ui.tools import layout_common as lc
-from app.ui.tools.base import ViewportTool
 from editor.commands.layout_edits import Extrude
 from editor.geometry import drawing
 from editor.geometry.picking import Hit
@@ -36,7 +35,7 @@ class _Drag:
     applied: float = 0.0  # distance the document's solid has been pushed so far
 
 
-class PushPullTool(ViewportTool):
+class PushPullTool(lc.SnappingLayoutTool):
     key = "pushpull"
     label = "Push/Pull"
     hint = ("Push/pull: drag a face of a box, wall, floor or cylinder along its normal "
@@ -44,25 +43,13 @@ class PushPullTool(ViewportTool):
 
     def __init__(self, host):
         super().__init__(host)
-        self.settings = lc.draw_settings(host)
         self._hover: Hit | None = None
         self._drag: _Drag | None = None
         self._pos: QPointF | None = None
-        self._snap: lc.SnapSwitch | None = None
 
     @property
     def busy(self) -> bool:
         return self._drag is not None
-
-    def activate(self) -> None:
-        self.settings.refresh(self.host.document)
-        if self._snap is not None:
-            self._snap.sync()
-        super().activate()
-
-    def option_widgets(self) -> list:
-        self._snap = lc.SnapSwitch(self.settings, self.key)
-        return [self._snap.check]
 
     def cancel(self) -> bool:
         drag, self._drag = self._drag, None
