@@ -188,7 +188,10 @@ class LayoutRenderer:
         if "u_eye" in self.prog:
             self.prog["u_eye"].value = tuple(float(c) for c in camera.eye)
         ctx.enable(moderngl.BLEND | moderngl.DEPTH_TEST)
-        ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
+        # "Over" for the alpha channel too: the framebuffer stays opaque, as Qt
+        # composes the widget with its alpha (translucent alpha showed the
+        # window through the scene in garish colours).
+        ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA, moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
         ctx.blend_equation = moderngl.FUNC_ADD
         ctx.depth_func = "<"
         try:

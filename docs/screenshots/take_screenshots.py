@@ -4,8 +4,9 @@
 
 Writes ``app-donut.png`` (the window on the bundled demo, statistics panel
 open), ``app-guitar.png`` (the guitar sample after an orbit, shortcuts dialog
-closed) and ``viewport-donut.png`` (what ``splatforge view --screenshot``
-saves). Uses a throwaway settings file, so your own settings are untouched.
+closed), ``viewport-donut.png`` (what ``splatforge view --screenshot``
+saves) and ``app-editing.png`` (a photo from ../shared/photos turned into
+splats and a proposed layout, one wall selected under the Move gizmo). Uses a throwaway settings file, so your own settings are untouched.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from app.bootstrap import DEMO_SCENE, create_application, create_window  # noqa:
 from app.ui.capture import save_png  # noqa: E402
 
 GUITAR = ROOT.parent / "shared" / "samples" / "guitar.compressed.ply"
+ROOM_PHOTO = ROOT.parent / "shared" / "photos" / "depthanythingv2_room.jpg"
 
 
 def _settle(app, seconds: float) -> None:
@@ -60,11 +62,38 @@ def _window_shot(app, path: Path, out: Path, orbit: tuple[float, float] = (0.0, 
     w.close()
 
 
+def _editing_shot(app, photo: Path, out: Path) -> None:
+    w = create_window()
+    w.resize(1280, 780)
+    w.show()
+    QTest.qWaitForWindowExposed(w)
+    w.open_photo(photo, new_document=True)
+    while not w.document.layers:
+        app.processEvents()
+        if w.last_error:
+            raise SystemExit(w.last_error)
+        time.sleep(0.01)
+    w.viewport.nav.orbit(30.0, 12.0)
+    w.viewport.nav.zoom(-3.0)
+    w.viewport.view_changed(full=True)
+    walls = [p.id for p in w.document.layout.solids() if p.TYPE == "wall"]
+    if walls:
+        w.set_layout_selection(walls[:1])
+    w.set_tool("move")
+    _settle(app, 2.0)
+    w.grab().save(str(out))
+    print(out, f"{out.stat().st_size // 1024} KiB")
+    w.history.set_clean()
+    w.close()
+
+
 def main() -> None:
     app = create_application()
     _window_shot(app, DEMO_SCENE, HERE / "app-donut.png")
     if GUITAR.exists():
         _window_shot(app, GUITAR, HERE / "app-guitar.png", orbit=(60.0, -10.0))
+    if ROOM_PHOTO.exists():
+        _editing_shot(app, ROOM_PHOTO, HERE / "app-editing.png")
 
 
 if __name__ == "__main__":
