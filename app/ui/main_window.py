@@ -76,7 +76,7 @@ from editor.geometry.meshing import layout_meshes
 from editor.history import History
 from editor.model.camera import Camera
 from editor.model.document import Document, DocumentError, Layer
-from editor.model.layout import Box, Group, LayoutError, Plane, Wall, frame_from_axes
+from editor.model.layout import Box, Cylinder, Group, LayoutError, Plane, Sphere, Wall, frame_from_axes
 
 APP_NAME = "SplatForge"
 #: File > Export Collider's file types: format and the target engine's up axis.
@@ -263,6 +263,8 @@ class MainWindow(QMainWindow):
         m.addAction(self._action("add_box", "Add &Box", lambda: self.add_primitive("box")))
         m.addAction(self._action("add_floor", "Add &Floor", lambda: self.add_primitive("floor")))
         m.addAction(self._action("add_wall", "Add &Wall", lambda: self.add_primitive("wall")))
+        m.addAction(self._action("add_cylinder", "Add &Cylinder", lambda: self.add_primitive("cylinder")))
+        m.addAction(self._action("add_sphere", "Add S&phere", lambda: self.add_primitive("sphere")))
         m.addAction(self._action("delete_primitive", "&Delete Primitive", self.delete_primitives))
         m.addAction(self._action("group", "&Group", self.group_selection))
         m.addAction(self._action("ungroup", "&Ungroup", self.ungroup_selection))
@@ -1004,8 +1006,9 @@ class MainWindow(QMainWindow):
         return start_regenerate(self, steps, photo)
 
     def add_primitive(self, kind: str) -> str | None:
-        """Add a box, floor or wall at the view's centre (sizes relative to the
-        viewing distance, upright along the layout's up). Returns its id."""
+        """Add a box, floor, wall, cylinder or sphere at the view's centre
+        (sizes relative to the viewing distance, upright along the layout's
+        up). Returns its id."""
         nav = self.viewport.nav
         d = max(float(nav.distance), 1e-3)
         up = np.asarray(self.document.layout.up, float)
@@ -1021,6 +1024,10 @@ class MainWindow(QMainWindow):
         elif kind == "wall":
             prim = Wall("", "Wall", position=centre, rotation=rot, length=0.6 * d, height=0.3 * d,
                         thickness=0.02 * d)
+        elif kind == "cylinder":
+            prim = Cylinder("", "Cylinder", position=centre, rotation=rot, radius=0.1 * d, height=0.3 * d)
+        elif kind == "sphere":
+            prim = Sphere("", "Sphere", position=centre, rotation=rot, radius=0.1 * d)
         else:
             raise ValueError(f"unknown primitive kind {kind!r}")
         cmd = AddPrimitive(prim)

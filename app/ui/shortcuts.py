@@ -89,7 +89,7 @@ VIEWPORT_BINDINGS: tuple[tuple[str, str], ...] = (
     ("Left drag (Rectangle tool)", "Select the splats inside the rectangle"),
     ("Left drag (Lasso tool)", "Select the splats inside the drawn outline"),
     ("Left drag (Brush tool)", "Paint a selection"),
-    ("Shift / Ctrl (selection tools)", "Add to / subtract from the selection"),
+    ("Shift / Ctrl / Ctrl+Shift (selection tools)", "Add to / subtract from / intersect with the selection"),
     ("Alt+Left drag (selection tools)", "Orbit"),
     ("Left drag on a gizmo handle (Move / Rotate / Scale)", "Move along the axis or plane, rotate about the ring's "
      "axis, scale along the axis or uniformly (live; one undo step per drag)"),

@@ -75,6 +75,13 @@ def test_rectangle_select_delete_undo_redo(qtbot, main_window, scene_file):
     assert _count(w, "selected") > selected
     _drag(qtbot, vp, (vp.width() // 2, 5), (vp.width() - 5, vp.height() - 5), Qt.KeyboardModifier.ControlModifier)
     assert _count(w, "selected") == selected
+    # Ctrl+Shift intersects: the top half of the left half.
+    both = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    _drag(qtbot, vp, (2, 2), (vp.width() - 2, vp.height() // 2), both)
+    assert 0 < _count(w, "selected") < selected
+    w.action_map["undo"].trigger()
+    assert _count(w, "selected") == selected
+    w.history.rollback(w.history.index)  # drop the redo branch: the steps below count on it
 
     w.action_map["delete"].trigger()
     assert _count(w) == 600 - selected and _count(w, "selected") == 0
@@ -137,6 +144,10 @@ def test_save_project_reopen_same_document(qtbot, main_window, scene_file, tmp_p
     w.history.push(DeleteSelection())
     pid = w.add_primitive("box")
     assert pid in w.document.layout and w.outliner.ids() == [pid]
+    w.action_map["add_cylinder"].trigger()
+    w.action_map["add_sphere"].trigger()
+    kinds = [w.document.layout.get(i).TYPE for i in w.outliner.ids()]
+    assert kinds == ["box", "cylinder", "sphere"]
     digest = w.document.digest()
     live = _count(w)
     out = tmp_path / "edited.sforge"
@@ -151,7 +162,7 @@ def test_save_project_reopen_same_document(qtbot, main_window, scene_file, tmp_p
         w.open_file(out)
     assert w.project_path == out and w.document.digest() == digest
     assert _count(w) == live and len(w.viewport.cloud) == live
-    assert w.outliner.ids() == [pid]
+    assert [w.document.layout.get(i).TYPE for i in w.outliner.ids()] == kinds
     assert w.windowTitle() == "edited.sforge - SplatForge" and not w.action_map["undo"].isEnabled()
     assert w.settings.recent_files()[0] == str(out.resolve())
 

@@ -15,8 +15,12 @@ from app.ui.tools.base import ViewportTool
 
 
 def selection_mode(modifiers) -> str:
-    """Shift adds to the selection, Ctrl subtracts, nothing replaces it."""
-    if modifiers & Qt.KeyboardModifier.ControlModifier:
+    """Shift adds to the selection, Ctrl subtracts, Ctrl+Shift intersects
+    (keeps what is both selected and inside), nothing replaces it."""
+    ctrl = modifiers & Qt.KeyboardModifier.ControlModifier
+    if ctrl and modifiers & Qt.KeyboardModifier.ShiftModifier:
+        return "intersect"
+    if ctrl:
         return "subtract"
     if modifiers & Qt.KeyboardModifier.ShiftModifier:
         return "add"
@@ -104,7 +108,8 @@ class BrushSelectTool(ViewportTool):
 
     def press(self, event) -> bool:
         self._stroke += 1
-        self._mode = selection_mode(event.modifiers())
+        # A stroke is painted dab by dab, so it can add or subtract but not intersect.
+        self._mode = {"intersect": "add"}.get(selection_mode(event.modifiers()), selection_mode(event.modifiers()))
         self._last = self._hover = event.position()
         self._emit(np.array([self.device(self._last)]), self._mode)
         self.repaint_overlay()
