@@ -411,7 +411,7 @@ class MainWindow(QMainWindow):
         if self.job is not None:
             self._error("Busy", f"wait for '{self.job.label}' to finish or cancel it")
             return None
-        job = photo_job(path, self)
+        job = photo_job(path, self, fov_deg=self.prefs.photo_fov_deg)
         job.succeeded.connect(lambda result, n=new_document: self._photo_ready(result, n))
         job.failed.connect(self._load_failed)
         self._run(job)

@@ -31,6 +31,9 @@ class Preferences:
     fov_y_deg: float = 50.0
     debug_view: str = "splats"  # "splats", "ellipses" or "points"
     show_fps: bool = True
+    #: Vertical field of view assumed for a dropped photo, degrees: photos
+    #: rarely carry usable intrinsics, so the user sets it (Render panel).
+    photo_fov_deg: float = 50.0
 
 
 class AppSettings:
@@ -135,6 +138,7 @@ class AppSettings:
             fov_y_deg=min(max(self._get("prefs/fov_y_deg", d.fov_y_deg, float), 5.0), 150.0),
             debug_view=view if view in ("splats", "ellipses", "points") else d.debug_view,
             show_fps=self._get("prefs/show_fps", d.show_fps, bool),
+            photo_fov_deg=min(max(self._get("prefs/photo_fov_deg", d.photo_fov_deg, float), 10.0), 120.0),
         )
 
     def save_preferences(self, p: Preferences) -> None:
@@ -145,6 +149,7 @@ class AppSettings:
         self.qs.setValue("prefs/fov_y_deg", float(p.fov_y_deg))
         self.qs.setValue("prefs/debug_view", p.debug_view)
         self.qs.setValue("prefs/show_fps", bool(p.show_fps))
+        self.qs.setValue("prefs/photo_fov_deg", float(p.photo_fov_deg))
 
 
 def _key(path: os.PathLike | str) -> str:

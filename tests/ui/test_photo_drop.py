@@ -75,6 +75,27 @@ def test_second_photo_adds_a_layer_to_the_open_document(qtbot, main_window, phot
     assert len(w.document.layers) == 1
 
 
+def test_photo_field_of_view_comes_from_the_render_panel(qtbot, main_window, photo):
+    """The predicted splats sit on the rays of a camera with the field of view set in the Render panel:
+    wider, and the same pixels lie on more oblique rays."""
+    w = main_window
+    path, _ = photo
+    extents = {}
+    for fov in (40.0, 70.0):
+        w.render_panel.photo_fov.setValue(fov)
+        assert w.prefs.photo_fov_deg == fov
+        with qtbot.waitSignal(w.photo_added, timeout=TIMEOUT) as blocker:
+            w.open_photo(path, new_document=True)
+        result = blocker.args[0]
+        assert result.camera.fov_y_deg == pytest.approx(fov)
+        p = result.cloud.positions
+        extents[fov] = float(np.percentile(np.abs(p[:, 1] / p[:, 2]), 99))  # tan of the ray's vertical angle
+        w.history.set_clean()
+    # The same pixels (the disc; the transparent background is dropped) on rays whose slopes scale with tan(fov/2).
+    expected = np.tan(np.radians(35.0)) / np.tan(np.radians(20.0))
+    assert extents[70.0] / extents[40.0] == pytest.approx(expected, rel=0.05)
+
+
 def test_corrupt_photo_is_an_error_dialog(qtbot, main_window, tmp_path, monkeypatch):
     shown = []
     monkeypatch.setattr("app.ui.main_window.show_error", lambda parent, title, message: shown.append(message))

@@ -54,6 +54,13 @@ class RenderPanel(QWidget):
         self.fov.setSuffix(" deg")
         self.fov.setDecimals(1)
         self.fov.setToolTip("Vertical field of view")
+        self.photo_fov = QDoubleSpinBox()
+        self.photo_fov.setObjectName("photoFov")
+        self.photo_fov.setRange(10.0, 120.0)
+        self.photo_fov.setSuffix(" deg")
+        self.photo_fov.setDecimals(1)
+        self.photo_fov.setToolTip("Vertical field of view assumed for a dropped photo (File > New from Photo); "
+                                  "wider makes the predicted scene deeper and narrower")
         self.debug_view = QComboBox()
         for key, label in DEBUG_VIEWS:
             self.debug_view.addItem(label, key)
@@ -75,12 +82,14 @@ class RenderPanel(QWidget):
         form.addRow("Field of view", self.fov)
         form.addRow("Render mode", self.debug_view)
         form.addRow("Background", bg_row)
+        form.addRow("Photo field of view", self.photo_fov)
 
         self.set_preferences(prefs)
         self.sh_degree.valueChanged.connect(self._edited)
         self.splat_scale.valueChanged.connect(self._edited)
         self.budget.valueChanged.connect(self._edited)
         self.fov.valueChanged.connect(self._edited)
+        self.photo_fov.valueChanged.connect(self._edited)
         self.debug_view.currentIndexChanged.connect(self._edited)
 
     def preferences(self) -> Preferences:
@@ -95,6 +104,7 @@ class RenderPanel(QWidget):
             self.splat_scale.setValue(prefs.splat_scale)
             self.budget.setValue(prefs.interaction_budget)
             self.fov.setValue(prefs.fov_y_deg)
+            self.photo_fov.setValue(prefs.photo_fov_deg)
             i = self.debug_view.findData(prefs.debug_view)
             self.debug_view.setCurrentIndex(max(i, 0))
             self._show_background(prefs.background)
@@ -116,6 +126,7 @@ class RenderPanel(QWidget):
             splat_scale=self.splat_scale.value(),
             interaction_budget=self.budget.value(),
             fov_y_deg=self.fov.value(),
+            photo_fov_deg=self.photo_fov.value(),
             debug_view=self.debug_view.currentData(),
         )
         self.changed.emit(self._prefs)
