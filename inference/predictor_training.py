@@ -76,19 +76,20 @@ def depth_weight(step: int, depth_steps: int, final: float = 0.1) -> float:
     return final + (1.0 - final) * max(0.0, 1.0 - step / max(depth_steps, 1))
 
 
-def depth_loss(z: torch.Tensor, z_true: torch.Tensor, kind: str = "log_l1") -> torch.Tensor:
+def depth_loss(z: torch.Tensor, z_true: torch.Tensor, kind: str = "log_l1",
+               scale_weight: float = SCALE_WEIGHT) -> torch.Tensor:
     """Depth error of predicted z-depths ``z`` (K,) against ``z_true`` (K,), units of log depth.
 
     ``log_l1``: mean |log z - log z_true|. ``scale_invariant``: one photo
     cannot tell a small room from a big one, and most of the absolute error is
     that one per-scene scale, whose gradient drowns the relative structure; so
-    the mean log error ``s`` is removed and weighted by `SCALE_WEIGHT`:
-    mean |log z - log z_true - s| + SCALE_WEIGHT |s|.
+    the mean log error ``s`` is removed and weighted by ``scale_weight``:
+    mean |log z - log z_true - s| + scale_weight |s|.
     """
     d = torch.log(z) - torch.log(z_true)
     if kind == "scale_invariant":
         shift = d.mean()
-        return (d - shift).abs().mean() + SCALE_WEIGHT * shift.abs()
+        return (d - shift).abs().mean() + scale_weight * shift.abs()
     if kind != "log_l1":
         raise ValueError(f"unknown depth loss {kind!r}")
     return d.abs().mean()
@@ -114,7 +115,8 @@ def batch_loss(model, samples: list, step: int, args) -> tuple[torch.Tensor, dic
         cov = torch.from_numpy(s.coverage > 0.5)
         if cov.any():
             zt = torch.from_numpy(s.depth).clamp_min(1e-3)
-            l_d = l_d + depth_loss(g["depth"][i][cov], zt[cov], getattr(args, "depth_loss", "log_l1"))
+            l_d = l_d + depth_loss(g["depth"][i][cov], zt[cov], getattr(args, "depth_loss", "log_l1"),
+                                   getattr(args, "scale_weight", SCALE_WEIGHT))
     n = len(samples)
     wd = depth_weight(step, args.depth_steps, getattr(args, "depth_weight_final", 0.1))
     loss = (l_in + args.target_weight * l_tg / max(1, args.targets) + wd * l_d + 0.2 * l_s) / n
@@ -334,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--depth-loss", choices=("log_l1", "scale_invariant"), default="log_l1",
                    help="log_l1: mean |log z - log z_gt|; scale_invariant: the same after removing the "
                         f"scene's mean log-scale error, plus {SCALE_WEIGHT} x that error (default log_l1)")
+    p.add_argument("--scale-weight", type=float, default=SCALE_WEIGHT,
+                   help=f"weight of the scene's log-scale error in the scale-invariant loss (default {SCALE_WEIGHT})")
     p.add_argument("--depth-weight-final", type=float, default=0.1,
                    help="depth loss weight reached after --depth-steps (default 0.1)")
     p.add_argument("--reuse", type=int, default=1, metavar="K",
