@@ -159,6 +159,11 @@ class MainWindow(QMainWindow):
         self.action_map: dict[str, QAction] = {}
         self._build_menus()
         self._build_toolbar()
+        self._histogram_live = -1  # live splats the histograms were last computed for
+        self._histogram_timer = QTimer(self)
+        self._histogram_timer.setSingleShot(True)
+        self._histogram_timer.setInterval(400)  # after a drag or a burst of edits, not during it
+        self._histogram_timer.timeout.connect(self._refresh_histograms)
         self._attach_document(self.document, self.history)
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
@@ -645,6 +650,7 @@ class MainWindow(QMainWindow):
         self.autosaver = projects.Autosaver(history, self.settings.recovery_dir(), self.project_path,
                                             session=self._session, on_error=self._autosave_failed)
         self.layout_selection = []
+        self._histogram_live = counts(doc)["live"]  # what the loaded scene's histograms count
         self._layout_changed()
         self.splat_editing.document_attached()
         self._history_changed(history)
@@ -654,8 +660,18 @@ class MainWindow(QMainWindow):
             self.viewport.show_cloud(display_cloud(self.document))
             self._update_counts()
             self.splat_editing.document_changed(change)
+            if change.kind != "flags" or counts(self.document)["live"] != self._histogram_live:
+                self._histogram_timer.start()  # splats edited, deleted or restored: not a mere selection
         elif change.kind == "layout":
             self._layout_changed()
+
+    def _refresh_histograms(self) -> None:
+        """Statistics histograms of the document's live splats (visible
+        layers, hidden splats included), after edits settle."""
+        if self.stats_panel.plots is None or not self.document.layers:
+            return
+        self._histogram_live = counts(self.document)["live"]
+        self.stats_panel.show_histograms(scene_histograms(self.document.merged_cloud(include_hidden=True)))
 
     def _history_changed(self, history: History) -> None:
         undo, redo = self.action_map["undo"], self.action_map["redo"]

@@ -418,3 +418,29 @@ def test_hidden_and_deleted_splats_are_not_drawn_and_selected_ones_are_tinted(qt
     w.undo()
     assert psnr(vp.render_image(), tinted) > 50.0
     w.history.set_clean()
+
+
+def test_histograms_follow_deletions_and_undo(qtbot, main_window, scene_file):
+    """After edits settle, the statistics histograms count the live splats
+    (a selection change alone does not recompute them)."""
+    w = main_window
+    _open(qtbot, w, scene_file)
+    stats = w.stats_panel
+    qtbot.waitUntil(lambda: stats.plots is not None, timeout=TIMEOUT)
+
+    def total():
+        _, y = stats.curves["opacity"].getData()
+        return int(round(float(np.sum(y))))
+
+    qtbot.waitUntil(lambda: total() == N, timeout=TIMEOUT)
+    w.select_all()
+    w.select_invert()  # nothing selected: a flags change with no deletion
+    assert not w._histogram_timer.isActive() or w._histogram_live == N
+    w.action_map["tool_rect"].trigger()
+    w.viewport.select_rect.emit((0, 0, w.viewport.width() / 2, w.viewport.height() * 2), "replace")
+    chosen = int(w.document.layers[0].selected.sum())
+    assert 0 < chosen < N
+    w.delete_selected()
+    qtbot.waitUntil(lambda: total() == N - chosen, timeout=TIMEOUT)
+    w.undo()
+    qtbot.waitUntil(lambda: total() == N, timeout=TIMEOUT)
