@@ -240,7 +240,8 @@ def train(args) -> dict:
                      "wall_s": round(elapsed0 + now - t0, 1)}
             state["log"].append(entry)
             print(json.dumps(entry), flush=True)
-        stop = bool(args.time_limit) and (elapsed0 + now - t0) > args.time_limit * 60
+        stop = (bool(args.time_limit) and (elapsed0 + now - t0) > args.time_limit * 60) or \
+            (bool(getattr(args, "stop_at_step", 0)) and step + 1 >= args.stop_at_step)
         if world > 1:  # every rank must stop at the same step, or the others hang in all-reduce
             import torch.distributed as dist
 
@@ -253,7 +254,7 @@ def train(args) -> dict:
             last_save = now
         if stop:
             if rank == 0:
-                print(f"time limit reached after step {step + 1}", flush=True)
+                print(f"stopped (time limit or --stop-at-step) after step {step + 1}", flush=True)
             break
     state.update(step=step + 1, elapsed_s=round(elapsed0 + time.time() - t0, 1))
     if rank == 0:
@@ -347,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint files")
     p.add_argument("--time-limit", type=float, default=0.0, help="stop (and save) after this many minutes")
+    p.add_argument("--stop-at-step", type=int, default=0, metavar="N",
+                   help="stop (and save) after step N, keeping the learning-rate schedule of --steps "
+                        "(replays a run that was stopped early; 0: off)")
     p.add_argument("--save-every-s", type=float, default=300.0)
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--eval", type=int, default=0, metavar="N", help="after training, evaluate on N held-out scenes")

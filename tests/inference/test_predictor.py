@@ -258,3 +258,12 @@ def test_reuse_pool_generates_fewer_scenes(tmp_path, monkeypatch):
                                       "--targets", "0", "--reuse", "2", "--log-every", "1"])
     train(args)
     assert len(made) == 3 and len(set(made)) == 3  # one new scene a step; the other comes from the pool
+
+
+def test_stop_at_step_keeps_the_schedule_and_saves(tmp_path):
+    out = tmp_path / "w.safetensors"
+    args = build_parser().parse_args(["--steps", "10", "--stop-at-step", "2", "--out", str(out), "--size", "16",
+                                      "--batch", "1", "--targets", "0", "--log-every", "1"])
+    state = train(args)
+    assert state["step"] == 2 and out.is_file()
+    assert json.loads(out.with_name("w.train.json").read_text())["args"]["steps"] == 10
