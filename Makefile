@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # GUI tests need an X server: use the one we have, else Xvfb when installed.
 XVFB := $(if $(DISPLAY),,$(shell command -v xvfb-run >/dev/null 2>&1 && echo xvfb-run -a -s \"-screen 0 1920x1080x24\"))
 
-.PHONY: setup peers run test bench clean
+.PHONY: setup peers run test bench predictor evaluate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,14 @@ bench: setup
 	$(PY) bench/io.py
 	$(PY) bench/render.py --quick
 	$(PY) bench/startup.py --quick
+
+# Retrain the shipped predictor weights from scratch (about 3 h on 2 cores; see
+# assets/MODEL_CARD.md), then score them (the plot in docs/ is the README's).
+predictor: setup
+	scripts/reproduce_predictor.sh assets/predictor.safetensors build/predictor-stages
+
+evaluate: setup
+	$(PY) main.py evaluate --out docs --scenes 32
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

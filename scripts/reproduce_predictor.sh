@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Reproduce the shipped predictor weights (assets/predictor.safetensors) from
+# scratch: the four training stages they came from, each starting from the
+# previous one's weights, with the exact arguments (see assets/MODEL_CARD.md).
+# About 3 h on a 2-core CPU with one torch thread (`make predictor` runs this).
+#
+#   scripts/reproduce_predictor.sh [OUT] [WORKDIR]
+#
+# OUT defaults to assets/predictor.safetensors, WORKDIR (stage weights and
+# checkpoints) to build/predictor-stages. Runs unchanged under torchrun if
+# PYTHON is set to "torchrun --nproc_per_node N" (then the numbers differ).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-assets/predictor.safetensors}
+WORK=${2:-build/predictor-stages}
+PYTHON=${PYTHON:-.venv/bin/python}
+mkdir -p "$WORK"
+train() { $PYTHON scripts/train_predictor.py --size 64 --batch 4 --threads 1 "$@"; }
+
+# Stage 0: colour, shape and a first depth (log-L1 depth loss, weight 1 -> 0.1 over 3,000 steps).
+train --out "$WORK/stage0.safetensors" --steps 1600 --stop-at-step 1567
+# Stage 1: depth weight held at 0.7; each generated scene used about twice (--reuse 2).
+train --out "$WORK/stage1.safetensors" --init "$WORK/stage0.safetensors" --steps 7000 --stop-at-step 1028 \
+    --reuse 2 --depth-weight-final 0.7 --depth-steps 1 --lr 5e-4
+# Stage 2: scale-invariant depth loss (the per-scene scale weighted 0.3).
+train --out "$WORK/stage2.safetensors" --init "$WORK/stage1.safetensors" --steps 5000 \
+    --reuse 2 --depth-loss scale_invariant --depth-weight-final 1.0 --depth-steps 1 --lr 5e-4
+# Stage 3: the scale weighted 0.5 (removes a 9 % depth bias), new scenes (seed 1).
+train --out "$WORK/stage3.safetensors" --init "$WORK/stage2.safetensors" --steps 3500 --stop-at-step 3318 \
+    --reuse 2 --depth-loss scale_invariant --scale-weight 0.5 --depth-weight-final 1.0 --depth-steps 1 --lr 3e-4 \
+    --seed 1
+cp "$WORK/stage3.safetensors" "$OUT"
+echo "wrote $OUT; evaluate with: $PYTHON main.py evaluate --weights $OUT --out docs"
