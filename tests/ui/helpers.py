@@ -59,3 +59,19 @@ def open_scene(qtbot, window, path, timeout_ms: int = 30_000) -> None:
         window.open_file(path)
     with qtbot.waitSignal(window.viewport.full_frame_ready, timeout=timeout_ms):
         window.viewport.update()
+
+
+def disc_photo(folder) -> tuple[Path, np.ndarray]:
+    """Write a 96x72 RGBA PNG to ``folder``: an orange disc with a blue
+    stripe on a transparent background. Returns its path and its RGBA
+    pixels (72, 96, 4) uint8."""
+    from PIL import Image
+
+    rgba = np.zeros((72, 96, 4), np.uint8)
+    yy, xx = np.mgrid[:72, :96]
+    disc = (xx - 48) ** 2 + (yy - 36) ** 2 < 26**2
+    rgba[disc] = (230, 120, 40, 255)
+    rgba[disc & (np.abs(yy - 36) < 4)] = (40, 80, 220, 255)
+    path = Path(folder) / "disc.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    return path, rgba

@@ -6,25 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.ui.helpers import disc_photo
 from tests.ui.test_app import _drop
 
 TIMEOUT = 30_000
 
 
-
 @pytest.fixture
 def photo(tmp_path):
-    """A 96x72 RGBA PNG: an orange disc with a blue stripe on a transparent background."""
-    from PIL import Image
-
-    rgba = np.zeros((72, 96, 4), np.uint8)
-    yy, xx = np.mgrid[:72, :96]
-    disc = (xx - 48) ** 2 + (yy - 36) ** 2 < 26**2
-    rgba[disc] = (230, 120, 40, 255)
-    rgba[disc & (np.abs(yy - 36) < 4)] = (40, 80, 220, 255)
-    path = tmp_path / "disc.png"
-    Image.fromarray(rgba, "RGBA").save(path)
-    return path, int(disc.sum())
+    """The disc photo (`tests.ui.helpers.disc_photo`) and its count of opaque pixels."""
+    path, rgba = disc_photo(tmp_path)
+    return path, int((rgba[..., 3] > 0).sum())
 
 
 def test_dropped_photo_becomes_one_undoable_layer(qtbot, main_window, photo):

@@ -9,25 +9,16 @@ import numpy as np
 import pytest
 
 from app.ui.regenerate import PHOTO_SOURCES_KEY, photo_sources
-from tests.ui.helpers import psnr
+from tests.ui.helpers import disc_photo, psnr
 
 TIMEOUT = 60_000
 
 
-
 @pytest.fixture
 def photo(tmp_path):
-    """A 96x72 RGBA PNG (orange disc, blue stripe, transparent background)
-    and its RGB composited on black (what a render of it should show)."""
-    from PIL import Image
-
-    rgba = np.zeros((72, 96, 4), np.uint8)
-    yy, xx = np.mgrid[:72, :96]
-    disc = (xx - 48) ** 2 + (yy - 36) ** 2 < 26**2
-    rgba[disc] = (230, 120, 40, 255)
-    rgba[disc & (np.abs(yy - 36) < 4)] = (40, 80, 220, 255)
-    path = tmp_path / "disc.png"
-    Image.fromarray(rgba, "RGBA").save(path)
+    """The disc photo (`tests.ui.helpers.disc_photo`) and its RGB composited
+    on black (what a render of it should show)."""
+    path, rgba = disc_photo(tmp_path)
     return path, rgba[..., :3] * (rgba[..., 3:] > 0)
 
 
