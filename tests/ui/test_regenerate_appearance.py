@@ -25,6 +25,7 @@ def photo(tmp_path):
 def _photo_document(qtbot, w, path):
     with qtbot.waitSignal(w.photo_added, timeout=TIMEOUT):
         w.open_file(path)  # as a drop does (tests/ui/test_photo_drop.py drops)
+    qtbot.waitUntil(lambda: w.job is None, timeout=TIMEOUT)  # photo_added comes just before the job's done
     assert w.error_dialog is None, w.last_error
 
 

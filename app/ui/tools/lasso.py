@@ -26,7 +26,8 @@ MIN_STEP_PX = 2.0
 class LassoSelectTool(ViewportTool):
     key = "lasso"
     label = "Lasso Select"
-    hint = "Lasso select: drag around splats (Shift adds, Ctrl subtracts, Alt+drag orbits, Esc cancels)"
+    hint = ("Lasso select: drag around splats (Shift adds, Ctrl subtracts, Ctrl+Shift intersects, "
+            "Alt+drag orbits, Esc cancels)")
 
     def __init__(self, host):
         super().__init__(host)

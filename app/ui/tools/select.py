@@ -30,7 +30,8 @@ def selection_mode(modifiers) -> str:
 class RectSelectTool(ViewportTool):
     key = "rect"
     label = "Rectangle Select"
-    hint = "Rectangle select: drag over splats (Shift adds, Ctrl subtracts, Alt+drag orbits, Esc cancels)"
+    hint = ("Rectangle select: drag over splats (Shift adds, Ctrl subtracts, Ctrl+Shift intersects, "
+            "Alt+drag orbits, Esc cancels)")
 
     def __init__(self, host):
         super().__init__(host)
