@@ -20,8 +20,21 @@ Lifting: the input camera is ``Camera(eye=(0,0,0), target=(0,0,1),
 up=(0,-1,0), fov_y_deg=fov)`` — the 3DGS frame (x right, y down, z forward),
 so camera space *is* world space; a pixel (i, j) of the splat grid with
 centre (u, v) = (j + 0.5, i + 0.5) lands at ``z ((u-cx)/f, (v-cy)/f, 1) +
-offset``. The scene's scale is what the procedural training data taught
-(indoor rooms, depths about 1.5-9 units): monocular depth has no true scale.
+offset``.
+
+Scale convention: one photo cannot tell a small room from a big one (nothing
+in the image fixes metric scale), so the predicted scene's scale is fixed by
+convention, as object-centric image-to-3D models fix it by normalising their
+training scenes: weights trained with ``--scene-depth D`` (metadata
+``scene_depth``; 3.0 for the shipped weights) are decoded so that the
+**median z-depth of the pixels the photo shows is D units** — the pixels
+whose predicted opacity is >= 0.5 (the network learns to make empty
+background transparent) and, for an RGBA photo, whose alpha is >= 0.5
+(`scene_scale`). The training scenes are normalised the same way
+(`inference.procedural.make_sample` ``scene_depth``); 3 units is their
+geometric-mean median depth, so a room photo still comes out in roughly
+metre-like units. Weights without ``scene_depth`` keep the network's own
+guess of the scale.
 
 Input size and resize policy (`predict`): the network runs on the photo
 resized (bilinear, antialiased, aspect kept) so that its long side is the
@@ -62,6 +75,8 @@ OUT_CHANNELS = 15
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "predictor.safetensors"
 WEIGHTS_ENV = "SPLATFORGE_PREDICTOR_WEIGHTS"
 DEFAULT_WIDTHS = (32, 64, 96, 128, 144)
+#: Median depth (units) of what the photo shows, for weights trained with the scale convention.
+SCENE_DEPTH = 3.0
 
 
 class PredictorError(RuntimeError):
@@ -79,10 +94,12 @@ class PredictorNet(nn.Module):
     """U-Net: (B, 5, H, W) [RGB in [0,1], ray x, ray y] -> (B, 15, H, W) raw
     Gaussian parameters (see `decode_gaussians`). H and W multiples of 16."""
 
-    def __init__(self, widths=DEFAULT_WIDTHS, input_size: int = INPUT_SIZE):
+    def __init__(self, widths=DEFAULT_WIDTHS, input_size: int = INPUT_SIZE, scene_depth: float | None = None):
         super().__init__()
         self.widths = tuple(int(w) for w in widths)
         self.input_size = int(input_size)  # long side `predict` resizes photos to
+        # The scale convention (see the module docstring); None: the network's own scale.
+        self.scene_depth = float(scene_depth) if scene_depth else None
         w = self.widths
         self.enc = nn.ModuleList([_block(5, w[0])] + [_block(w[i - 1], w[i]) for i in range(1, len(w))])
         self.down = nn.ModuleList([nn.Conv2d(w[i], w[i], 3, stride=2, padding=1) for i in range(len(w) - 1)])
@@ -120,16 +137,43 @@ def network_input(image: torch.Tensor, fov_deg: float) -> torch.Tensor:
     return torch.cat((image, rays.expand(b, 2, h, w)), 1)
 
 
-def decode_gaussians(raw: torch.Tensor, image: torch.Tensor, fov_deg: float) -> dict[str, torch.Tensor]:
+def scene_scale(z: torch.Tensor, opacity_logits: torch.Tensor, scene_depth: float,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+    """(B,) factors that bring the median of depths ``z`` (B, H, W) over the
+    pixels the photo shows (``opacity_logits`` (B, H, W) >= 0, i.e. opacity
+    >= 0.5, and ``mask`` (B, H, W) >= 0.5 when given) to ``scene_depth``.
+    A photo with no such pixel uses all of its pixels (or its mask's).
+    Differentiable through the median element."""
+    out = []
+    for i in range(z.shape[0]):
+        base = torch.ones_like(z[i], dtype=torch.bool) if mask is None else mask[i] >= 0.5
+        if not base.any():
+            base = torch.ones_like(base)
+        sel = base & (opacity_logits[i] >= 0)
+        if not sel.any():
+            sel = base
+        out.append(scene_depth / z[i][sel].median())
+    return torch.stack(out)
+
+
+def decode_gaussians(raw: torch.Tensor, image: torch.Tensor, fov_deg: float, scene_depth: float | None = None,
+                     mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Raw maps (B, 15, H, W) + the image at the same size (B, 3, H, W) ->
     per-pixel Gaussians in the canonical input camera's frame, each (B, H*W, ...):
     ``means`` (3), ``log_scales`` (3), ``quats`` (4, wxyz, not normalised),
-    ``opacity_logits`` (), ``sh`` (1, 3), and ``depth`` (B, H, W) z along the ray."""
+    ``opacity_logits`` (), ``sh`` (1, 3), and ``depth`` (B, H, W) z along the ray.
+
+    ``scene_depth``: apply the scale convention (`scene_scale`, with the
+    alpha ``mask`` (B, H, W) when given): every depth is multiplied by one
+    factor per image, so positions, offsets and scales scale together and the
+    input view renders exactly as without it. None: the network's own scale."""
     b, _, h, w = raw.shape
     f = 0.5 * h / math.tan(math.radians(fov_deg) / 2)
     rays = ray_grid(h, w, fov_deg, raw.dtype).to(raw.device)  # (2, H, W)
     logz = math.log(DEPTH_MIN) + (math.log(DEPTH_MAX) - math.log(DEPTH_MIN)) * torch.sigmoid(raw[:, 0])
     z = torch.exp(logz)  # (B, H, W)
+    if scene_depth:
+        z = z * scene_scale(z, raw[:, 11] + 2.0, scene_depth, mask)[:, None, None]
     foot = z / f
     offset = torch.tanh(raw[:, 1:4]) * (OFFSET_MAX * foot)[:, None]
     means = torch.stack((rays[0] * z, rays[1] * z, z), 1) + offset  # (B, 3, H, W)
@@ -157,6 +201,8 @@ def save_weights(model: PredictorNet, path: os.PathLike | str, metadata: dict | 
 
     meta = {"widths": json.dumps(list(model.widths)), "input_size": str(model.input_size),
             "format": "splatforge-predictor-1"}
+    if model.scene_depth:
+        meta["scene_depth"] = str(model.scene_depth)
     for k, v in (metadata or {}).items():
         meta[str(k)] = v if isinstance(v, str) else json.dumps(v)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -180,7 +226,10 @@ def load_model(path: os.PathLike | str | None = None) -> PredictorNet:
             meta = fh.metadata() or {}
             state = {k: fh.get_tensor(k) for k in fh.keys()}
         widths = json.loads(meta.get("widths", json.dumps(list(DEFAULT_WIDTHS))))
-        model = PredictorNet(widths, int(meta.get("input_size", INPUT_SIZE)))
+        scene_depth = float(meta["scene_depth"]) if meta.get("scene_depth") else None
+        if scene_depth is not None and not 0.0 < scene_depth < DEPTH_MAX:
+            raise ValueError(f"scene_depth {scene_depth} is outside (0, {DEPTH_MAX})")
+        model = PredictorNet(widths, int(meta.get("input_size", INPUT_SIZE)), scene_depth)
         model.load_state_dict(state)
     except Exception as e:  # safetensors raises several types for a bad file
         msg = " ".join(str(e).split())[:200]
@@ -257,8 +306,9 @@ def predict(
     if model is None:
         model = load_model(weights)
     full = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None]  # (1, 3, H, W)
+    alpha = None if mask is None else torch.from_numpy(np.asarray(mask, np.float32).reshape(1, h, w))
     with torch.no_grad():
-        g = decode_gaussians(raw_maps(model, full, fov_deg), full, fov_deg)
+        g = decode_gaussians(raw_maps(model, full, fov_deg), full, fov_deg, model.scene_depth, alpha)
     keep = np.ones(h * w, bool) if mask is None else (np.asarray(mask, np.float32).reshape(h * w) >= 0.5)
     cloud = SplatCloud(
         g["means"][0].numpy()[keep],

@@ -14,7 +14,16 @@ over covered input pixels (1 at first, decaying linearly to
 ``--depth-weight-final`` by ``depth_steps``; with ``--depth-loss
 scale_invariant`` the scene's mean log error is removed first and weighted
 by `SCALE_WEIGHT` instead), + 0.2 x (1 - SSIM) of the input view when
-`inference.ssim` provides ``ssim``. Rendering is `inference.rasterizer.rasterize`
+`inference.ssim` provides ``ssim``, + ``coverage_weight`` x the binary cross
+entropy of each pixel's opacity against the input view's coverage (empty
+background becomes transparent, which the scale convention relies on).
+
+Scale convention (``--scene-depth D``, default `SCENE_DEPTH`; 0 turns it
+off, as the first four stages of the shipped weights ran): scenes are
+normalised so the median depth of the covered input pixels is D, the
+predicted depth maps are normalised the same way inside the loss
+(`inference.predictor.scene_scale`), and D is written to the weights'
+metadata so that `predict` decodes with it. Rendering is `inference.rasterizer.rasterize`
 (black background, as the data).
 
 Checkpoints (no pickle): OUT (.safetensors) holds the weights; OUT with
@@ -41,6 +50,7 @@ import torch
 from inference import procedural
 from inference.predictor import (
     DEFAULT_FOV,
+    SCENE_DEPTH,
     DEPTH_MAX,
     DEPTH_MIN,
     PredictorNet,
@@ -100,8 +110,13 @@ def batch_loss(model, samples: list, step: int, args) -> tuple[torch.Tensor, dic
     images = torch.stack([torch.from_numpy(s.image).permute(2, 0, 1) for s in samples])
     fov = samples[0].camera.fov_y_deg
     raw = model(network_input(images, fov))
-    g = decode_gaussians(raw, images, fov)
-    l_in = l_tg = l_d = l_s = 0.0
+    g = decode_gaussians(raw, images, fov, getattr(args, "scene_depth", 0.0) or None)
+    l_in = l_tg = l_d = l_s = l_c = 0.0
+    cw = getattr(args, "coverage_weight", 0.0)
+    if cw:
+        cov_t = torch.stack([torch.from_numpy(np.ascontiguousarray(s.coverage, np.float32)).clamp(0, 1)
+                             for s in samples]).reshape(len(samples), -1)
+        l_c = torch.nn.functional.binary_cross_entropy_with_logits(g["opacity_logits"], cov_t) * len(samples)
     for i, s in enumerate(samples):
         pred = _render(g, i, s.camera)
         gt = torch.from_numpy(s.image)
@@ -119,10 +134,12 @@ def batch_loss(model, samples: list, step: int, args) -> tuple[torch.Tensor, dic
                                    getattr(args, "scale_weight", SCALE_WEIGHT))
     n = len(samples)
     wd = depth_weight(step, args.depth_steps, getattr(args, "depth_weight_final", 0.1))
-    loss = (l_in + args.target_weight * l_tg / max(1, args.targets) + wd * l_d + 0.2 * l_s) / n
+    loss = (l_in + args.target_weight * l_tg / max(1, args.targets) + wd * l_d + 0.2 * l_s + cw * l_c) / n
     val = lambda x: float(x.detach()) if torch.is_tensor(x) else float(x)  # noqa: E731
     parts = {"input_l1": val(l_in) / n, "target_l1": val(l_tg) / n / max(1, args.targets),
              "depth_log_l1": val(l_d) / n, "depth_weight": wd}
+    if cw:
+        parts["coverage_bce"] = val(l_c) / n
     return loss, parts
 
 
@@ -180,7 +197,8 @@ def _next_batch(args, step: int, rank: int, world: int, pool: list, rng) -> list
     reuse = max(1, int(getattr(args, "reuse", 1)))
     n_new = args.batch if reuse == 1 else max(1, math.ceil(args.batch / reuse))
     fresh = [procedural.make_sample(scene_seed(args.seed, step, rank, world, n_new, b), args.size,
-                                    n_targets=args.targets) for b in range(n_new)]
+                                    n_targets=args.targets, scene_depth=getattr(args, "scene_depth", 0.0) or None)
+             for b in range(n_new)]
     if reuse == 1:
         return fresh
     old = [pool[i] for i in rng.choice(len(pool), size=min(len(pool), args.batch - n_new), replace=False)] if pool else []
@@ -200,7 +218,7 @@ def train(args) -> dict:
 
         dist.init_process_group("gloo")
     torch.manual_seed(args.seed)
-    model = PredictorNet(input_size=args.size)
+    model = PredictorNet(input_size=args.size, scene_depth=getattr(args, "scene_depth", 0.0) or None)
     net = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -210,7 +228,7 @@ def train(args) -> dict:
     out = Path(args.out)
     state = {"step": 0, "elapsed_s": 0.0, "log": [], "args": vars(args), "world_size": world}
     if args.init:
-        model.load_state_dict(load_model(args.init).state_dict())
+        model.load_state_dict(load_model(args.init).state_dict())  # keeps this run's scene_depth
         if rank == 0:
             print(f"initialised from {args.init}", flush=True)
     if args.resume and _train_paths(out)[1].is_file():
@@ -299,7 +317,7 @@ def evaluate(model, n_scenes: int = 16, size: int = 128, fov_deg: float = DEFAUL
     times = []
     for i in range(n_scenes):
         s = procedural.make_sample(EVAL_SEED_BASE + i, size, angles=[a * (1 if i % 2 else -1) for a in EVAL_ANGLES],
-                                   fov_deg=fov_deg)
+                                   fov_deg=fov_deg, scene_depth=model.scene_depth)
         img = torch.from_numpy(s.image).permute(2, 0, 1)[None]
         with torch.no_grad():
             t = time.perf_counter()
@@ -309,7 +327,7 @@ def evaluate(model, n_scenes: int = 16, size: int = 128, fov_deg: float = DEFAUL
             med = float(np.median(s.depth[cov])) if cov.any() else 3.0
             gt_z = torch.from_numpy(np.where(cov, s.depth, DEPTH_MAX))[None].float()
             variants = {
-                "predictor": decode_gaussians(raw, img, fov_deg),
+                "predictor": decode_gaussians(raw, img, fov_deg, model.scene_depth),
                 "flat_card": decode_gaussians(with_depth(raw, torch.full((1, size, size), med)), img, fov_deg),
                 "true_depth": decode_gaussians(with_depth(raw, gt_z), img, fov_deg),
             }
@@ -341,6 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"weight of the scene's log-scale error in the scale-invariant loss (default {SCALE_WEIGHT})")
     p.add_argument("--depth-weight-final", type=float, default=0.1,
                    help="depth loss weight reached after --depth-steps (default 0.1)")
+    p.add_argument("--scene-depth", type=float, default=SCENE_DEPTH, metavar="D",
+                   help=f"scale convention: normalise scenes and predictions so the median depth of what the "
+                        f"photo shows is D units (default {SCENE_DEPTH:g}; 0: off, the network's own scale)")
+    p.add_argument("--coverage-weight", type=float, default=0.1,
+                   help="weight of the opacity-vs-coverage cross entropy (empty background -> transparent; "
+                        "default 0.1, 0: off)")
     p.add_argument("--reuse", type=int, default=1, metavar="K",
                    help="use each generated scene in about K steps (a pool of recent scenes; default 1)")
     p.add_argument("--init", help="start from these weights (safetensors) instead of a random network")
@@ -364,6 +388,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.size % 16:
         raise SystemExit("--size must be a multiple of 16")
+    if not 0.0 <= args.scene_depth < DEPTH_MAX:
+        raise SystemExit(f"--scene-depth must be between 0 (off) and {DEPTH_MAX:g}")
     if not args.eval_only:
         train(args)
     if int(os.environ.get("RANK", "0")) == 0 and (args.eval or args.eval_only):

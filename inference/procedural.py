@@ -237,13 +237,23 @@ def make_sample(
     angles: list[float] | None = None,
     fov_deg: float = DEFAULT_FOV,
     spacing: float | None = None,
+    scene_depth: float | None = None,
 ) -> Sample:
     """Generate scene ``seed`` and render it at ``size`` x ``size`` pixels.
 
     Targets orbit the median input depth by ``angles`` degrees of yaw (default:
     ``n_targets`` random angles of 0-30 degrees, random sign, with up to 5
     degrees of pitch). ``spacing`` (scene units between surface splats)
-    defaults to about 1.5 pixels at 3 units of depth.
+    defaults to about 1.5 pixels at 3 units of depth (before normalising).
+
+    ``scene_depth``: normalise the scene's scale (the predictor's scale
+    convention, `inference.predictor.SCENE_DEPTH`): the whole scene is scaled
+    about the input camera so that the median depth of the covered input
+    pixels is ``scene_depth``; the targets then orbit that depth. Images are
+    unchanged by the scaling (a scene scaled about the camera, splat sizes
+    included, renders the same); depths, the cloud and the target cameras
+    are in the normalised units. None keeps the generated scale (camera 1-1.8
+    units above the floor).
     """
     rng = np.random.default_rng(seed)
     cam = input_camera(fov_deg, size, size)
@@ -277,6 +287,14 @@ def make_sample(
     depth = np.where(coverage > 0.5, a[..., 0] * zmax / np.maximum(coverage, 1e-6), 0.0)
     valid = depth[coverage > 0.5]
     pivot = float(np.median(valid)) if valid.size else 3.0
+    if scene_depth:
+        c = float(scene_depth) / pivot
+        cloud = SplatCloud(cloud.positions * c, cloud.log_scales + math.log(c), cloud.rotations,
+                           cloud.opacity_logits, cloud.sh)
+        t["means"] = t["means"] * c
+        t["log_scales"] = t["log_scales"] + math.log(c)
+        depth = depth * c
+        pivot = float(scene_depth)
 
     if angles is None:
         angles = [float(rng.choice([-1, 1]) * rng.uniform(0, 30)) for _ in range(n_targets)]

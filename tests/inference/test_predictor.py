@@ -267,3 +267,104 @@ def test_stop_at_step_keeps_the_schedule_and_saves(tmp_path):
     state = train(args)
     assert state["step"] == 2 and out.is_file()
     assert json.loads(out.with_name("w.train.json").read_text())["args"]["steps"] == 10
+
+
+# ------------------------------------------------------------------ scale convention
+def _varied_model(seed: int = 0) -> PredictorNet:
+    """A small network whose head is random, so depth and opacity vary per pixel."""
+    torch.manual_seed(seed)
+    model = PredictorNet(widths=(8, 8, 8, 8, 8), input_size=32)
+    with torch.no_grad():
+        model.head.weight.normal_(0.0, 0.5)
+    return model.eval()
+
+
+def test_scale_convention_sets_the_median_depth_and_keeps_the_input_view():
+    model = _varied_model()
+    img = torch.from_numpy(_photo(32, 48).transpose(2, 0, 1).copy())[None]
+    with torch.no_grad():
+        raw = model(network_input(img, 50.0))
+        raw[:, 11, :8] = -9.0  # the top rows are "empty background": transparent, and far
+        raw[:, 0, :8] = 6.0
+        own = decode_gaussians(raw, img, 50.0)
+        conv = decode_gaussians(raw, img, 50.0, scene_depth=3.0)
+    shown = own["opacity_logits"][0].reshape(32, 48) >= 0
+    assert not shown[:8].any() and shown[8:].all()
+    k = 3.0 / float(own["depth"][0][shown].median())
+    assert abs(k - 1.0) > 0.05  # the test means something: the convention moves the scene
+    assert float(conv["depth"][0][shown].median()) == pytest.approx(3.0, rel=1e-5)
+    # One factor for everything: positions, offsets and sizes scale together...
+    torch.testing.assert_close(conv["means"], own["means"] * k, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(conv["log_scales"], own["log_scales"] + math.log(k), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(conv["sh"], own["sh"])
+    # ...so the input view renders the same image.
+    cam = Camera((0, 0, 0), (0, 0, 1), (0, -1, 0), 50.0, 48, 32)
+
+    def cloud_of(g):
+        from editor.model.splat_cloud import SplatCloud, normalize_quaternions
+        return SplatCloud(g["means"][0].numpy(), g["log_scales"][0].numpy(),
+                          normalize_quaternions(g["quats"][0].numpy().astype(np.float64)),
+                          g["opacity_logits"][0].numpy(), g["sh"][0].numpy())
+
+    a, b = render_reference(cloud_of(own), cam), render_reference(cloud_of(conv), cam)
+    assert psnr(a, b) > 50.0
+
+
+def test_scale_convention_uses_the_alpha_mask_and_survives_an_all_transparent_photo():
+    model = _varied_model(1)
+    img = _photo(24, 32)
+    mask = np.zeros((24, 32), np.float32)
+    mask[4:20, 6:26] = 1.0
+    model.scene_depth = 2.0
+    cloud, cam = predict(img, mask, model=model)
+    _, z = cam.project(cloud.positions)
+    # Offsets move splats off their pixel's depth by at most 1.5 footprints,
+    # so the median z of the kept splats is near the convention's depth.
+    assert np.median(z) == pytest.approx(2.0, rel=0.05)
+    raw = torch.zeros(1, 15, 8, 8)
+    raw[:, 11] = -20.0  # nothing opaque: fall back to every pixel
+    raw[:, 0] = torch.linspace(-2, 2, 64).reshape(8, 8)
+    g = decode_gaussians(raw, torch.rand(1, 3, 8, 8), 50.0, scene_depth=4.0)
+    assert float(g["depth"].median()) == pytest.approx(4.0, rel=1e-5)
+
+
+def test_procedural_scene_normalisation_changes_units_not_images():
+    a = procedural.make_sample(11, 32, angles=[15.0, -25.0])
+    b = procedural.make_sample(11, 32, angles=[15.0, -25.0], scene_depth=3.0)
+    np.testing.assert_allclose(a.image, b.image, atol=1e-5)
+    cov = b.coverage > 0.5
+    assert float(np.median(b.depth[cov])) == pytest.approx(3.0, rel=1e-5)
+    k = 3.0 / float(np.median(a.depth[a.coverage > 0.5]))
+    np.testing.assert_allclose(b.depth, a.depth * k, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b.cloud.positions, a.cloud.positions * k, rtol=1e-4, atol=1e-5)
+    for (ca, ia, ma), (cb, ib, mb) in zip(a.targets, b.targets):
+        np.testing.assert_allclose(ib, ia, atol=1e-4)  # the same views...
+        np.testing.assert_allclose(mb, ma, atol=1e-4)
+        np.testing.assert_allclose(np.asarray(cb.target), (0.0, 0.0, 3.0), atol=1e-9)  # ...orbiting depth 3
+        np.testing.assert_allclose(np.asarray(cb.eye), np.asarray(ca.eye) * k, rtol=1e-6, atol=1e-9)
+
+
+def test_scene_depth_travels_in_the_weights_metadata(tmp_path):
+    path = tmp_path / "w.safetensors"
+    save_weights(PredictorNet(widths=(8, 8, 8, 8, 8), input_size=32, scene_depth=3.0), path)
+    assert load_model(path).scene_depth == 3.0
+    save_weights(PredictorNet(widths=(8, 8, 8, 8, 8), input_size=32), path)
+    assert load_model(path).scene_depth is None
+    from safetensors.torch import save_file
+    save_file({k: v.contiguous() for k, v in PredictorNet(widths=(8, 8, 8, 8, 8)).state_dict().items()},
+              str(path), metadata={"widths": "[8, 8, 8, 8, 8]", "scene_depth": "-1"})
+    with pytest.raises(PredictorError, match="scene_depth"):
+        load_model(path)
+
+
+def test_training_with_the_scale_convention_records_it(tmp_path):
+    out = tmp_path / "w.safetensors"
+    args = build_parser().parse_args(
+        ["--steps", "1", "--out", str(out), "--size", "32", "--batch", "2", "--targets", "1", "--reuse", "2"])
+    state = train(args)
+    assert args.scene_depth == 3.0 and "coverage_bce" in state["log"][0]
+    assert load_model(out).scene_depth == 3.0
+    off = build_parser().parse_args(["--steps", "1", "--out", str(tmp_path / "o.safetensors"), "--size", "32",
+                                     "--batch", "1", "--targets", "1", "--scene-depth", "0", "--coverage-weight", "0"])
+    state = train(off)
+    assert "coverage_bce" not in state["log"][0] and load_model(tmp_path / "o.safetensors").scene_depth is None
