@@ -12,7 +12,8 @@ as in `predictor_training.evaluate`, so both sides are seen):
   depth (the perfect-depth lift: what a better depth network could reach);
 * ``flat_card``: the same with every pixel at the median true depth (a photo
   on a card: what no depth at all gives);
-* ``predictor``: the predictor as shipped (`inference.predictor`);
+* ``predictor``: the predictor as shipped (`inference.predictor`), with its
+  scale convention when the weights have one;
 * ``predictor_scaled``: the predictor with its depth map multiplied by the
   one factor that makes its median log error zero over the covered pixels.
   One photo cannot tell a small room from a big one, and ``flat_card`` is
@@ -22,8 +23,18 @@ as in `predictor_training.evaluate`, so both sides are seen):
   pass (`inference.appearance.regenerate`) against the input photo with its
   camera, with the layout proposed from the predicted splats
   (`editor.geometry.layout_proposal.propose_layout`) as the extra seeds and
-  prior, as ``splatforge regenerate`` does; ``appearance_steps`` steps at
+  prior, as ``splatforge regenerate`` does (the proposal is unedited, so its
+  seeds only fill what the prediction does not cover:
+  `inference.appearance.reconcile_seeds`); ``appearance_steps`` steps at
   most (0 leaves this method out).
+
+Scale: for weights with a scale convention (``model.scene_depth``, see
+`inference.predictor`) the held-out scenes are normalised the same way
+(`procedural.make_sample` ``scene_depth``): the median depth of what the
+input view shows is that many units. Renders do not depend on it (a scene
+scaled about its camera renders the same), so ``true_depth`` and
+``flat_card`` score the same either way; only the units the predictor must
+match change.
 
 Scoring: angle 0 is the input view itself, scored on the whole image; every
 other angle is scored on the pixels the input view could see (the target's
@@ -255,7 +266,8 @@ def evaluate(
             base = i * scene_cost
             report(progress, base / (n_scenes * scene_cost))
             sign = 1.0 if i % 2 else -1.0
-            s = procedural.make_sample(EVAL_SEED_BASE + i, size, angles=[sign * a for a in orbit], fov_deg=fov_deg)
+            s = procedural.make_sample(EVAL_SEED_BASE + i, size, angles=[sign * a for a in orbit], fov_deg=fov_deg,
+                                       scene_depth=model.scene_depth)
             views = [(a, cam, img, mask) for a, (cam, img, mask) in zip(orbit, s.targets)]
             if 0.0 in angles:
                 views.insert(0, (0.0, s.camera, s.image, None))
@@ -266,13 +278,14 @@ def evaluate(
                 med = float(np.median(s.depth[cov])) if cov.any() else 3.0
                 gt_z = torch.from_numpy(np.where(cov, s.depth, DEPTH_MAX))[None].float()
                 h, w = s.image.shape[:2]
-                z_pred = decode_gaussians(raw, img, fov_deg)["depth"]
+                predicted = decode_gaussians(raw, img, fov_deg, model.scene_depth)
+                z_pred = predicted["depth"]
                 log_err = torch.log(torch.from_numpy(s.depth[cov]).clamp_min(1e-3)) - torch.log(z_pred[0][torch.from_numpy(cov)])
                 k = float(torch.exp(log_err.median())) if cov.any() else 1.0
                 variants = {
                     "true_depth": _first(decode_gaussians(with_depth(raw, gt_z), img, fov_deg)),
                     "flat_card": _first(decode_gaussians(with_depth(raw, torch.full((1, h, w), med)), img, fov_deg)),
-                    "predictor": _first(decode_gaussians(raw, img, fov_deg)),
+                    "predictor": _first(predicted),
                     "predictor_scaled": _first(decode_gaussians(with_depth(raw, z_pred * k), img, fov_deg)),
                 }
             report(progress, (base + 0.3) / (n_scenes * scene_cost))

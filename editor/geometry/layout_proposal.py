@@ -10,6 +10,15 @@ close-up) has no layout; then the proposal is an empty layout with up -y
 and the reason in ``metadata["fit"]["error"]``, so callers can still write
 or show it and the user can block the scene out by hand.
 
+The proposal remembers itself: ``metadata["proposed"]`` maps each
+primitive id to the primitive as proposed (its JSON dict). The appearance
+pass (`inference.appearance.reconcile_seeds`) lets only primitives the
+artist changed or added since (`edited_solid_ids`) override the predicted
+splats they hide; primitives as proposed were fitted to those very splats,
+so they only fill what the prediction lacks. The record is ordinary layout
+metadata: it travels in LAYOUT.json and in projects, and edits leave it
+alone (an edited primitive simply no longer matches it).
+
 Used by ``splatforge predict --layout-out``, the app's photo drop and
 `inference.evaluation` (which refines predicted splats against their layout).
 """
@@ -21,6 +30,8 @@ from editor.model.splat_cloud import SplatCloud
 
 #: Up in the predictor's camera frame (y down).
 PREDICTED_UP = (0.0, -1.0, 0.0)
+#: Layout metadata key of the record of the proposal (see the module docstring).
+PROPOSED_KEY = "proposed"
 
 
 def propose_layout(cloud: SplatCloud, source: str = "splatforge predict") -> tuple[Layout, str | None]:
@@ -29,7 +40,20 @@ def propose_layout(cloud: SplatCloud, source: str = "splatforge predict") -> tup
     fitted; the reason (one line) is also stored with ``source`` (who asked,
     a free string) in the empty layout's ``metadata["fit"]``."""
     try:
-        return fit_layout(cloud, FitOptions(up_hint=PREDICTED_UP)), None
+        layout = fit_layout(cloud, FitOptions(up_hint=PREDICTED_UP))
     except LayoutFitError as e:
         reason = " ".join(str(e).split())
         return Layout({}, PREDICTED_UP, {"fit": {"error": reason, "source": source}}), reason
+    record = {pid: p.to_dict() for pid, p in layout.primitives.items()}
+    return Layout(layout.primitives, layout.up, {**layout.metadata, PROPOSED_KEY: record}), None
+
+
+def edited_solid_ids(layout: Layout) -> set[str]:
+    """Ids of the solid primitives that differ from the recorded proposal
+    (moved, resized, renamed, opened, ...) or were not in it. A layout
+    without a record (drawn by hand, fitted by ``splatforge layout``, read
+    from elsewhere) counts as edited throughout."""
+    record = layout.metadata.get(PROPOSED_KEY) if layout.metadata else None
+    if not isinstance(record, dict):
+        return {p.id for p in layout.solids()}
+    return {p.id for p in layout.solids() if record.get(p.id) != p.to_dict()}

@@ -34,3 +34,26 @@ def test_no_floor_gives_an_empty_layout_with_the_reason():
     assert layout.metadata["fit"] == {"error": note, "source": "a test"}
     # The default source is the predict command's, as it was before the move.
     assert propose_layout(cloud)[0].metadata["fit"]["source"] == "splatforge predict"
+
+
+def test_the_proposal_records_itself_and_edits_are_told_apart(tmp_path):
+    from editor.geometry.layout_proposal import PROPOSED_KEY, edited_solid_ids
+
+    cloud, _ = make_room(seed=3, density=120.0)
+    layout, note = propose_layout(cloud)
+    assert note is None and set(layout.metadata[PROPOSED_KEY]) == set(layout.primitives)
+    assert edited_solid_ids(layout) == set()
+    # The record survives LAYOUT.json.
+    path = tmp_path / "layout.json"
+    layout.save(path)
+    again = Layout.load(path)
+    assert edited_solid_ids(again) == set()
+    # Moving one primitive and adding one make exactly those two "edited".
+    first = next(p for p in layout.solids() if isinstance(p, Wall))
+    moved = first.replace(position=tuple(np.asarray(first.position) + [0.0, 0.0, -0.5]))
+    added = Plane(layout.new_id(), "Ramp", position=(0.0, 1.0, 2.0))
+    edited = layout.with_primitive(moved).with_primitive(added)
+    assert edited_solid_ids(edited) == {first.id, added.id}
+    # A layout nobody proposed counts as edited throughout.
+    plain = Layout(layout.primitives, layout.up, {})
+    assert edited_solid_ids(plain) == {p.id for p in layout.solids()}

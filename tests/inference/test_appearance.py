@@ -247,3 +247,51 @@ def test_cli_subprocess(tmp_path, photo):
     r = subprocess.run(base + ["--photo", str(bad), "-o", str(tmp_path / "y.ply")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "splatforge: error:" in r.stderr and "empty" in r.stderr
+
+
+# ------------------------------------------------------------------ prediction vs layout
+def _wall_of_splats(z: float, n: int = 60) -> SplatCloud:
+    """An n x n grid of flat splats facing the camera at depth z, covering the view."""
+    u, v = np.meshgrid(np.linspace(-5, 5, n), np.linspace(-4, 4, n))
+    pos = np.stack([u.ravel(), v.ravel(), np.full(n * n, z)], 1)
+    return SplatCloud.from_activated(pos, np.tile([0.1, 0.1, 0.01], (n * n, 1)), np.tile([1.0, 0, 0, 0], (n * n, 1)),
+                                     np.full(n * n, 0.9), colors=np.full((n * n, 3), 0.5))
+
+
+def test_reconcile_lets_edited_primitives_hide_the_scene_and_proposed_ones_only_fill():
+    from editor.geometry.layout_proposal import PROPOSED_KEY
+    from inference.appearance import reconcile_seeds, seed_from_cloud
+
+    cam = Camera([0.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0], 60.0, W, H)
+    scene = seed_from_cloud(_wall_of_splats(5.0), cam)
+    # A box whose front face (z = 3) covers the left half of the view, well in front of the splats.
+    box = Box("b1", "Box", position=(-2.0, 0.0, 3.5), size=(4.0, 6.0, 1.0))
+    edited = Layout({"b1": box})
+    seeds = seed_layout(edited, cam, 2000, np.random.default_rng(0))
+    assert len(seeds) > 200
+    kept_scene, kept_seeds = reconcile_seeds(scene, seeds, edited, cam, 0.1)
+    # The splats behind the face are gone, the others stay...
+    uv, _ = cam.project(scene.positions)
+    behind = uv[:, 0] < cam.width / 2 - 2
+    assert len(kept_scene) < len(scene) - 0.8 * behind.sum()
+    kuv, _ = cam.project(kept_scene.positions)
+    assert (kuv[:, 0] > cam.width / 2 - 3).all()
+    # ...and the face's seeds take their place (cells the scene no longer covers).
+    assert len(kept_seeds) > 0.6 * len(seeds)
+    # The same box as proposed: it never drops a splat, and its seeds only fill
+    # where the scene has nothing (here: nowhere on the face).
+    proposed = Layout({"b1": box}, metadata={PROPOSED_KEY: {"b1": box.to_dict()}})
+    kept_scene, kept_seeds = reconcile_seeds(scene, seeds, proposed, cam, 0.1)
+    assert len(kept_scene) == len(scene) and len(kept_seeds) < 0.05 * len(seeds)
+    # A primitive on the splats (within the tolerance) leaves them alone even when edited.
+    near = Layout({"b1": box.replace(position=(-2.0, 0.0, 5.3))})
+    kept_scene, _ = reconcile_seeds(scene, seed_layout(near, cam, 2000, np.random.default_rng(0)), near, cam, 0.1)
+    assert len(kept_scene) == len(scene)
+
+
+def test_regenerate_reports_what_reconciling_dropped(photo):
+    truth = _truth(600, seed=2)
+    _, stats = regenerate(_layout(), photo, _camera(), steps=2, init=truth, options=_opts())
+    assert stats["dropped_scene_seeds"] >= 0 and stats["dropped_layout_seeds"] > 0
+    _, stats = regenerate(_layout(), photo, _camera(), steps=2, init=truth, options=_opts(reconcile_tolerance=None))
+    assert stats["dropped_scene_seeds"] == 0 and stats["dropped_layout_seeds"] == 0
