@@ -4,6 +4,9 @@ Fits a floor, walls, a ceiling (when there is one) and boxes to a splat scene
 (robust RANSAC weighted by opacity, see `editor.geometry.layout_fit`) and
 writes LAYOUT.json (schema in docs/layout_schema.md). SCENE is any splat file
 the registry reads, or a .sforge project (its visible, undeleted splats).
+The layout records itself as a proposal (``metadata.proposed``, see
+`editor.geometry.layout_proposal`): ``splatforge regenerate`` then lets only
+the primitives changed since override the splats they were fitted to.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from pathlib import Path
 from app.cli.common import CliError, load_scene
 from editor.formats import FormatError
 from editor.geometry.layout_fit import FitOptions, LayoutFitError, fit_layout
+from editor.geometry.layout_proposal import record_proposal
 
 _AXES = {"+x": (1, 0, 0), "-x": (-1, 0, 0), "+y": (0, 1, 0), "-y": (0, -1, 0), "+z": (0, 0, 1), "-z": (0, 0, -1)}
 
@@ -85,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         wall_thickness=args.wall_thickness, max_walls=args.max_walls, boxes=not args.no_boxes, seed=args.seed,
     )
     try:
-        layout = fit_layout(cloud, options)
+        layout = record_proposal(fit_layout(cloud, options))
     except LayoutFitError as e:
         raise CliError(args.scene, str(e)) from None
     try:

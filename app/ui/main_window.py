@@ -71,6 +71,7 @@ from editor.commands.splat_edits import DeleteSelection, HideSelection, SetSelec
 from editor.formats.base import FormatError, LoadedSplats
 from editor.formats.registry import codecs, readable_extensions, writable_extensions
 from editor.geometry.layout_fit import FitOptions, LayoutFitError, fit_layout
+from editor.geometry.layout_proposal import record_proposal
 from editor.geometry.mesh_export import export_rotation, write_glb, write_obj
 from editor.geometry.meshing import layout_meshes
 from editor.history import History
@@ -997,7 +998,7 @@ class MainWindow(QMainWindow):
         def work(progress):
             progress(0.05)
             try:
-                layout = fit_layout(cloud, options)
+                layout = record_proposal(fit_layout(cloud, options))
             except LayoutFitError as e:
                 raise ValueError(str(e)) from None
             progress(1.0)

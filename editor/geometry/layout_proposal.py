@@ -44,8 +44,16 @@ def propose_layout(cloud: SplatCloud, source: str = "splatforge predict") -> tup
     except LayoutFitError as e:
         reason = " ".join(str(e).split())
         return Layout({}, PREDICTED_UP, {"fit": {"error": reason, "source": source}}), reason
+    return record_proposal(layout), None
+
+
+def record_proposal(layout: Layout) -> Layout:
+    """``layout`` with the record of itself as a proposal fitted to splats
+    (``metadata["proposed"]``, see the module docstring). Every fit to
+    splats records it: the photo proposal, Layout > Propose from Splats and
+    ``splatforge layout``."""
     record = {pid: p.to_dict() for pid, p in layout.primitives.items()}
-    return Layout(layout.primitives, layout.up, {**layout.metadata, PROPOSED_KEY: record}), None
+    return Layout(layout.primitives, layout.up, {**layout.metadata, PROPOSED_KEY: record})
 
 
 def edited_solid_ids(layout: Layout) -> set[str]:

@@ -55,6 +55,8 @@ def test_layout_then_collider(run, room, tmp_path):
     assert "4 walls" in out and "1 floor" in out and len(out.strip().splitlines()) == 1
     layout = Layout.load(tmp_path / "LAYOUT.json")
     assert sum(isinstance(p, Wall) for p in layout) == 4
+    from editor.geometry.layout_proposal import edited_solid_ids
+    assert edited_solid_ids(layout) == set()  # recorded as a proposal fitted to the splats
     for up, ext in (("y", "glb"), ("z", "obj")):
         code, out, err = run("collider", tmp_path / "LAYOUT.json", "-o", tmp_path / f"c.{ext}", "--up", up)
         assert code == 0, err

@@ -247,6 +247,8 @@ def test_propose_layout_outliner_properties_and_collider(qtbot, main_window, roo
     assert "plane" in kinds and kinds.count("wall") >= 3
     assert w.outliner.ids() == list(layout.primitives)
     assert w.action_map["undo"].text() == "&Undo Set layout"
+    from editor.geometry.layout_proposal import edited_solid_ids
+    assert edited_solid_ids(layout) == set()  # recorded as fitted, for the appearance pass
     drawn = w.viewport.render_image()
     assert psnr(before, drawn) < 30.0
     # Layout > Show Layout off: the splats alone again.
@@ -268,6 +270,7 @@ def test_propose_layout_outliner_properties_and_collider(qtbot, main_window, roo
     x.setValue(x.value() + 0.25)
     x.stepBy(2)
     assert len(w.history) == steps + 1
+    assert edited_solid_ids(w.document.layout) == {wall.id}  # the edit is told apart from the proposal
     moved = w.document.layout.get(wall.id)
     assert moved.position[0] == pytest.approx(wall.position[0] + 0.5 + 2 * x.singleStep(), abs=1e-3)
     height = w.properties.findChild(type(w.brush_spin), "prop_height_0")
