@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Reproduce the shipped predictor weights (assets/predictor.safetensors) from
-# scratch: the four training stages they came from, each starting from the
+# scratch: the five training stages they came from, each starting from the
 # previous one's weights, with the exact arguments (see assets/MODEL_CARD.md).
-# About 3 h on a 2-core CPU with one torch thread (`make predictor` runs this).
+# About 4 h 20 min on a 2-core CPU with one torch thread (`make predictor` runs this).
+# Stages 0-3 ran before the scale convention existed: they turn it off
+# (--scene-depth 0 --coverage-weight 0); stage 4 trains with it.
 #
 #   scripts/reproduce_predictor.sh [OUT] [WORKDIR]
 #
@@ -16,18 +18,23 @@ WORK=${2:-build/predictor-stages}
 PYTHON=${PYTHON:-.venv/bin/python}
 mkdir -p "$WORK"
 train() { $PYTHON scripts/train_predictor.py --size 64 --batch 4 --threads 1 "$@"; }
+early() { train --scene-depth 0 --coverage-weight 0 "$@"; }
 
 # Stage 0: colour, shape and a first depth (log-L1 depth loss, weight 1 -> 0.1 over 3,000 steps).
-train --out "$WORK/stage0.safetensors" --steps 1600 --stop-at-step 1567
+early --out "$WORK/stage0.safetensors" --steps 1600 --stop-at-step 1567
 # Stage 1: depth weight held at 0.7; each generated scene used about twice (--reuse 2).
-train --out "$WORK/stage1.safetensors" --init "$WORK/stage0.safetensors" --steps 7000 --stop-at-step 1028 \
+early --out "$WORK/stage1.safetensors" --init "$WORK/stage0.safetensors" --steps 7000 --stop-at-step 1028 \
     --reuse 2 --depth-weight-final 0.7 --depth-steps 1 --lr 5e-4
 # Stage 2: scale-invariant depth loss (the per-scene scale weighted 0.3).
-train --out "$WORK/stage2.safetensors" --init "$WORK/stage1.safetensors" --steps 5000 \
+early --out "$WORK/stage2.safetensors" --init "$WORK/stage1.safetensors" --steps 5000 \
     --reuse 2 --depth-loss scale_invariant --depth-weight-final 1.0 --depth-steps 1 --lr 5e-4
 # Stage 3: the scale weighted 0.5 (removes a 9 % depth bias), new scenes (seed 1).
-train --out "$WORK/stage3.safetensors" --init "$WORK/stage2.safetensors" --steps 3500 --stop-at-step 3318 \
+early --out "$WORK/stage3.safetensors" --init "$WORK/stage2.safetensors" --steps 3500 --stop-at-step 3318 \
     --reuse 2 --depth-loss scale_invariant --scale-weight 0.5 --depth-weight-final 1.0 --depth-steps 1 --lr 3e-4 \
     --seed 1
-cp "$WORK/stage3.safetensors" "$OUT"
+# Stage 4: the scale convention (median depth of what the photo shows = 3 units) and the
+# opacity-vs-coverage loss, log-L1 depth loss on the normalised depth, new scenes (seed 2).
+train --out "$WORK/stage4.safetensors" --init "$WORK/stage3.safetensors" --steps 6000 \
+    --reuse 2 --depth-weight-final 1.0 --depth-steps 1 --lr 3e-4 --seed 2 --scene-depth 3 --coverage-weight 0.1
+cp "$WORK/stage4.safetensors" "$OUT"
 echo "wrote $OUT; evaluate with: $PYTHON main.py evaluate --weights $OUT --out docs"

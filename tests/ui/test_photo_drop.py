@@ -62,6 +62,7 @@ def test_second_photo_adds_a_layer_to_the_open_document(qtbot, main_window, phot
     for _ in range(2):
         with qtbot.waitSignal(w.photo_added, timeout=TIMEOUT):
             w.open_file(path)
+        qtbot.waitUntil(lambda: w.job is None, timeout=TIMEOUT)
     assert len(w.document.layers) == 2 and w.history.index == 2
     w.undo()
     assert len(w.document.layers) == 1
@@ -79,6 +80,7 @@ def test_photo_field_of_view_comes_from_the_render_panel(qtbot, main_window, pho
         with qtbot.waitSignal(w.photo_added, timeout=TIMEOUT) as blocker:
             w.open_photo(path, new_document=True)
         result = blocker.args[0]
+        qtbot.waitUntil(lambda: w.job is None, timeout=TIMEOUT)  # photo_added comes before the job is done
         assert result.camera.fov_y_deg == pytest.approx(fov)
         p = result.cloud.positions
         extents[fov] = float(np.percentile(np.abs(p[:, 1] / p[:, 2]), 99))  # tan of the ray's vertical angle
