@@ -26,9 +26,10 @@ aspect ratio thus sees the photo with its own vertical extent). A new layer
 made without a photo layer records its photo source, so the next
 regenerate replaces it instead of adding another.
 
-Steps: asked with a spin box, `DEFAULT_STEPS` (about 20-30 s for a 256-px
-photo layer on a 2-core CPU: ~0.6 s a step with ~85k splats at the 512-px
-working resolution); the pass may stop earlier on a plateau.
+Steps: asked with a spin box, `DEFAULT_STEPS` (about 30 s for a 256-px
+photo layer on a 2-core CPU, ~0.4 s a step at the 512-px working resolution;
+the pass often stops earlier on a plateau: measured 76 steps, 30 s, 17.3 ->
+37.3 dB on the shared room photo).
 """
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ from editor.model.splat_cloud import SplatCloud
 
 #: Document metadata key of the recorded photo sources (see the module docstring).
 PHOTO_SOURCES_KEY = "photo_sources"
-DEFAULT_STEPS = 40
+DEFAULT_STEPS = 80
 MAX_STEPS = 5000
 #: Longest side of the photo the pass works at (`RegenerateOptions.max_side`).
 WORK_MAX_SIDE = 512
