@@ -30,6 +30,14 @@ from editor.model.splat_cloud import SplatCloud
 
 #: Up in the predictor's camera frame (y down).
 PREDICTED_UP = (0.0, -1.0, 0.0)
+#: Fit options for one photo's prediction: one view sees a back wall and two
+#: side walls, rarely more, and its depth is noisy, so the proposal keeps at
+#: most 4 walls (each with >= 2 % of the splats' weight) and 6 boxes (>= 1 %)
+#: rather than the 12 and 10 a full scan may hold. On the shared photos the
+#: generic options filled both limits (6-12 walls, 4-10 boxes) with fits to
+#: depth noise.
+PROPOSAL_OPTIONS = FitOptions(up_hint=PREDICTED_UP, max_walls=4, min_wall_fraction=0.02, max_boxes=6,
+                              min_box_fraction=0.01)
 #: Layout metadata key of the record of the proposal (see the module docstring).
 PROPOSED_KEY = "proposed"
 
@@ -40,7 +48,7 @@ def propose_layout(cloud: SplatCloud, source: str = "splatforge predict") -> tup
     fitted; the reason (one line) is also stored with ``source`` (who asked,
     a free string) in the empty layout's ``metadata["fit"]``."""
     try:
-        layout = fit_layout(cloud, FitOptions(up_hint=PREDICTED_UP))
+        layout = fit_layout(cloud, PROPOSAL_OPTIONS)
     except LayoutFitError as e:
         reason = " ".join(str(e).split())
         return Layout({}, PREDICTED_UP, {"fit": {"error": reason, "source": source}}), reason

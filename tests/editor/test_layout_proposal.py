@@ -15,6 +15,8 @@ def test_a_room_gets_a_floor_and_walls_with_up_minus_y():
     assert note is None
     kinds = [type(p) for p in layout]
     assert Plane in kinds and kinds.count(Wall) >= 3
+    # One photo's proposal stays coarse: at most 4 walls and 6 boxes.
+    assert kinds.count(Wall) <= 4 and sum(p.TYPE == "box" for p in layout) <= 6
     # The fitted up is the room's up (which is within 8 degrees of -y).
     assert np.dot(np.asarray(layout.up, float), truth["up"]) > np.cos(np.radians(0.5))
 
