@@ -204,12 +204,15 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         raise CliError(out, f"cannot write: {e.strerror or e}") from None
 
-    print(f"{ev.scenes} held-out scenes at {ev.size} px, weights {label}, appearance pass {ev.appearance_steps} "
-          f"steps ({ev.seconds:.0f} s)\n")
+    scale = (f"scale convention: median depth {model.scene_depth:g} units" if model.scene_depth
+             else "the network's own scale")
+    print(f"{ev.scenes} held-out scenes at {ev.size} px, weights {label} ({scale}), appearance pass "
+          f"{ev.appearance_steps} steps ({ev.seconds:.0f} s)\n")
     print(format_tables(ev))
     print("\nTargets (issue #7)")
     print(format_checks(checks))
-    print("\nThe same with the scene's scale given (predictor_scaled: as flat_card, it knows the median depth)")
+    print("\nThe same with each scene's best scale given (predictor_scaled: the depth map times the one factor "
+          "that zeroes its median log error)")
     print(format_checks(scaled_checks))
     print(f"\nwrote {out / CSV_NAME} and {out / PLOT_NAME}")
     return 0
