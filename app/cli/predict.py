@@ -7,7 +7,9 @@ assets/predictor.safetensors, see assets/MODEL_CARD.md) on PHOTO and writes:
   pixel (the photo is first downscaled to ``--max-side``, default 256),
   in the input camera's frame (3DGS axes: x right, y down, z forward);
   pixels whose alpha is below 0.5 (RGBA photos) get none, so the background
-  stays empty;
+  stays empty; the scale is the weights' convention (the median depth of
+  what the photo shows is 3 units for the shipped weights, see
+  `inference.predictor`);
 * ``--camera-out CAM.json``: that camera (eye at the origin looking along +z,
   up -y, ``--fov`` degrees vertically, the photo's size) in the camera JSON
   contract, so ``splatforge render OUT.ply --camera CAM.json`` shows the photo;
