@@ -52,7 +52,7 @@ predictor: setup
 	scripts/reproduce_predictor.sh assets/predictor.safetensors build/predictor-stages
 
 evaluate: setup
-	$(PY) main.py evaluate --out docs --scenes 32
+	$(PY) main.py evaluate --out docs --scenes 160 > docs/evaluation.txt && cat docs/evaluation.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
