@@ -140,8 +140,9 @@ class RegenerateOptions:
     threads: int = 1  # 2 was up to 30x slower whenever another process kept a core busy
     cache_bytes: int = 0  # rasterizer alpha cache; 0 recomputes (steadier on CPU)
     time_limit: float | None = None  # seconds of optimisation; None: only steps and the plateau stop
-    # Depth tolerance (fraction of depth) of `reconcile_seeds` between the scene's splats
-    # and the layout seeds; None keeps both sets whole.
+    # `reconcile_seeds` tolerance: how far behind an edited primitive's surface (measured
+    # across it, as a fraction of the surface's depth) a scene splat may lie and stay;
+    # None skips reconciling and keeps both seed sets whole.
     reconcile_tolerance: float | None = 0.1
 
 
@@ -394,7 +395,7 @@ def reconcile_seeds(scene: Seeds, layout_seeds: Seeds, layout: Layout, camera: C
     tolerance keeps a coarse primitive that lies a little in front of the
     splats from replacing them. "Covers": scene splats are
     binned on a grid of cells 1.5 x the mean spacing of the visible scene
-    splats on screen (at least a pixel). Returns ``(scene kept, layout seeds kept)``."""
+    splats on screen where they are (at least a pixel). Returns ``(scene kept, layout seeds kept)``."""
     if not len(scene) or not len(layout_seeds):
         return scene, layout_seeds
     basis = camera.basis()
@@ -426,7 +427,11 @@ def reconcile_seeds(scene: Seeds, layout_seeds: Seeds, layout: Layout, camera: C
     inside &= keep_scene
     if not inside.any():
         return scene.subset(keep_scene), layout_seeds
-    cell = max(1.0, 1.5 * math.sqrt(w * h / inside.sum()))  # 1.5: no gaps from grid aliasing
+    # Screen spacing of the scene splats where they are: their count over the
+    # area they occupy (4-pixel blocks), so a masked object is not spread thin.
+    blocks = np.unique((uv[inside] // 4.0).astype(np.int64), axis=0)
+    spacing = math.sqrt(min(w * h, 16.0 * len(blocks)) / inside.sum())
+    cell = max(1.0, 1.5 * spacing)  # 1.5: no gaps from grid aliasing
     nx, ny = max(1, int(math.ceil(w / cell))), max(1, int(math.ceil(h / cell)))
 
     def cells(points_uv):

@@ -295,3 +295,32 @@ def test_regenerate_reports_what_reconciling_dropped(photo):
     assert stats["dropped_scene_seeds"] >= 0 and stats["dropped_layout_seeds"] > 0
     _, stats = regenerate(_layout(), photo, _camera(), steps=2, init=truth, options=_opts(reconcile_tolerance=None))
     assert stats["dropped_scene_seeds"] == 0 and stats["dropped_layout_seeds"] == 0
+
+
+def test_reconcile_measures_coverage_where_a_masked_scene_is():
+    """A scene that covers only the middle of the view (an RGBA object) still
+    covers its own pixels finely: layout seeds around it survive."""
+    from editor.geometry.layout_proposal import PROPOSED_KEY
+    from inference.appearance import reconcile_seeds, seed_from_cloud
+
+    cam = Camera([0.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0], 60.0, W, H)
+    n = 16  # a 16 x 16 patch of splats ~1.4 px apart in the middle of the view
+    u, v = np.meshgrid(np.linspace(-0.8, 0.8, n), np.linspace(-0.8, 0.8, n))
+    pos = np.stack([u.ravel(), v.ravel(), np.full(n * n, 5.0)], 1)
+    patch = SplatCloud.from_activated(pos, np.tile([0.05, 0.05, 0.01], (n * n, 1)), np.tile([1.0, 0, 0, 0], (n * n, 1)),
+                                      np.full(n * n, 0.9), colors=np.full((n * n, 3), 0.5))
+    scene = seed_from_cloud(patch, cam)
+    wall = Box("b1", "Back", position=(0.0, 0.0, 8.5), size=(20.0, 20.0, 1.0))
+    layout = Layout({"b1": wall}, metadata={PROPOSED_KEY: {"b1": wall.to_dict()}})
+    seeds = seed_layout(layout, cam, 2000, np.random.default_rng(0))
+    kept_scene, kept_seeds = reconcile_seeds(scene, seeds, layout, cam, 0.1)
+    assert len(kept_scene) == len(scene)
+    luv, _ = cam.project(kept_seeds.positions)
+    cx, cy = cam.width / 2, cam.height / 2
+    half = 0.8 * cam.fy / 5.0  # the patch's half-size on screen, pixels
+    inside = (np.abs(luv[:, 0] - cx) < half - 2) & (np.abs(luv[:, 1] - cy) < half - 2)
+    outside = (np.abs(luv[:, 0] - cx) > half + 3) | (np.abs(luv[:, 1] - cy) > half + 3)
+    assert not inside.any()  # behind the patch: gone
+    suv, _ = cam.project(seeds.positions)
+    was_outside = (np.abs(suv[:, 0] - cx) > half + 3) | (np.abs(suv[:, 1] - cy) > half + 3)
+    assert outside.sum() == was_outside.sum()  # around it: every one kept
