@@ -106,3 +106,15 @@ def window_factory(qtbot, tmp_path):
 @pytest.fixture
 def main_window(window_factory):
     return window_factory()
+
+
+@pytest.fixture
+def scene_file(tmp_path):
+    """A small ring scene (600 splats of `tests.ui.helpers.small_cloud`) as a PLY;
+    modules that need another scene define their own ``scene_file``."""
+    from editor.formats import write_splats
+    from tests.ui.helpers import small_cloud
+
+    path = tmp_path / "ring.ply"
+    write_splats(small_cloud(600), path)
+    return path

@@ -23,13 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 30_000
 
 
-@pytest.fixture
-def scene_file(tmp_path):
-    path = tmp_path / "ring.ply"
-    write_splats(small_cloud(600), path)
-    return path
-
-
 
 def _background_fraction(img: np.ndarray, bg=(0, 0, 0)) -> float:
     return float(np.all(np.abs(img.astype(int) - bg) <= 2, axis=2).mean())

@@ -10,17 +10,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from editor.formats import write_splats
 from tests.ui.helpers import open_scene as _open
-from tests.ui.helpers import psnr, small_cloud
+from tests.ui.helpers import psnr
 
 TIMEOUT = 30_000
 
-
-
-@pytest.fixture
-def scene_file(tmp_path):
-    path = tmp_path / "ring.ply"
-    write_splats(small_cloud(600), path)
-    return path
 
 
 @pytest.fixture

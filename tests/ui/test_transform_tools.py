@@ -13,8 +13,6 @@ from PySide6.QtWidgets import QApplication
 
 from editor.commands.layout_edits import SetPrimitiveProperty, TransformPrimitive
 from editor.commands.splat_edits import SetSelection
-from editor.formats import write_splats
-from tests.ui.helpers import small_cloud
 
 TIMEOUT = 30_000
 LEFT = Qt.MouseButton.LeftButton
@@ -23,13 +21,6 @@ CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 NOMOD = Qt.KeyboardModifier.NoModifier
 
-
-
-@pytest.fixture
-def scene_file(tmp_path):
-    path = tmp_path / "ring.ply"
-    write_splats(small_cloud(600), path)
-    return path
 
 
 @pytest.fixture
