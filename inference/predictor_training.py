@@ -16,7 +16,9 @@ scale_invariant`` the scene's mean log error is removed first and weighted
 by `SCALE_WEIGHT` instead), + 0.2 x (1 - SSIM) of the input view when
 `inference.ssim` provides ``ssim``, + ``coverage_weight`` x the binary cross
 entropy of each pixel's opacity against the input view's coverage (empty
-background becomes transparent, which the scale convention relies on).
+background becomes transparent, which the scale convention relies on), +
+``gradient_weight`` x `depth_gradient_loss` (multi-scale gradient matching
+of log depth over covered pixels: sharp occlusion edges).
 
 Scale convention (``--scene-depth D``, default `SCENE_DEPTH`; 0 turns it
 off, as the first four stages of the shipped weights ran): scenes are
@@ -29,7 +31,9 @@ metadata so that `predict` decodes with it. Rendering is `inference.rasterizer.r
 Checkpoints (no pickle): OUT (.safetensors) holds the weights; OUT with
 ``.train.safetensors`` the Adam moments by parameter name; OUT with
 ``.train.json`` the step, wall time, arguments and loss log. ``--resume``
-continues from them.
+continues from them. ``--snapshot-every N`` (or ``--snapshot-at`` a list of
+steps) also keeps the weights after those steps (`snapshot_path`), which `average_weights` averages
+(``scripts/average_weights.py``).
 
 DDP: when ``WORLD_SIZE`` > 1 (torchrun), the process group is initialised
 with the gloo backend, the model wrapped in DistributedDataParallel, and
@@ -105,13 +109,36 @@ def depth_loss(z: torch.Tensor, z_true: torch.Tensor, kind: str = "log_l1",
     return d.abs().mean()
 
 
+def depth_gradient_loss(z: torch.Tensor, z_true: torch.Tensor, mask: torch.Tensor, scales: int = 4) -> torch.Tensor:
+    """Multi-scale gradient matching of log depth (as in MiDaS): the mean
+    absolute x and y finite difference of the log-depth error ``log z -
+    log z_true`` over neighbouring pixels both inside ``mask``, at every
+    ``2**k``-pixel subsampling, k < ``scales``. z, z_true (H, W) z-depths,
+    mask (H, W) bool. It is zero for any depth map that differs from the
+    truth by one factor, and penalises what the per-pixel term tolerates:
+    an occlusion edge smeared over several pixels, which in a novel view is
+    a sheet of splats strung between the object and what is behind it."""
+    d = torch.log(z) - torch.log(z_true.clamp_min(1e-3))
+    total, count = d.new_zeros(()), 0
+    for k in range(scales):
+        st = 2 ** k
+        dk, mk = d[::st, ::st], mask[::st, ::st]
+        for diff, valid in (((dk[:, 1:] - dk[:, :-1]), mk[:, 1:] & mk[:, :-1]),
+                            ((dk[1:, :] - dk[:-1, :]), mk[1:, :] & mk[:-1, :])):
+            if valid.any():
+                total = total + diff[valid].abs().mean()
+                count += 1
+    return total / max(count, 1)
+
+
 def batch_loss(model, samples: list, step: int, args) -> tuple[torch.Tensor, dict]:
     """Loss of a batch of `procedural.Sample` s and its parts (floats)."""
     images = torch.stack([torch.from_numpy(s.image).permute(2, 0, 1) for s in samples])
     fov = samples[0].camera.fov_y_deg
     raw = model(network_input(images, fov))
     g = decode_gaussians(raw, images, fov, getattr(args, "scene_depth", 0.0) or None)
-    l_in = l_tg = l_d = l_s = l_c = 0.0
+    l_in = l_tg = l_d = l_s = l_c = l_gm = 0.0
+    gw = getattr(args, "gradient_weight", 0.0)
     cw = getattr(args, "coverage_weight", 0.0)
     if cw:
         cov_t = torch.stack([torch.from_numpy(np.ascontiguousarray(s.coverage, np.float32)).clamp(0, 1)
@@ -132,14 +159,18 @@ def batch_loss(model, samples: list, step: int, args) -> tuple[torch.Tensor, dic
             zt = torch.from_numpy(s.depth).clamp_min(1e-3)
             l_d = l_d + depth_loss(g["depth"][i][cov], zt[cov], getattr(args, "depth_loss", "log_l1"),
                                    getattr(args, "scale_weight", SCALE_WEIGHT))
+            if gw:
+                l_gm = l_gm + depth_gradient_loss(g["depth"][i], zt, cov)
     n = len(samples)
     wd = depth_weight(step, args.depth_steps, getattr(args, "depth_weight_final", 0.1))
-    loss = (l_in + args.target_weight * l_tg / max(1, args.targets) + wd * l_d + 0.2 * l_s + cw * l_c) / n
+    loss = (l_in + args.target_weight * l_tg / max(1, args.targets) + wd * l_d + 0.2 * l_s + cw * l_c + gw * l_gm) / n
     val = lambda x: float(x.detach()) if torch.is_tensor(x) else float(x)  # noqa: E731
     parts = {"input_l1": val(l_in) / n, "target_l1": val(l_tg) / n / max(1, args.targets),
              "depth_log_l1": val(l_d) / n, "depth_weight": wd}
     if cw:
         parts["coverage_bce"] = val(l_c) / n
+    if gw:
+        parts["depth_gradient"] = val(l_gm) / n
     return loss, parts
 
 
@@ -147,6 +178,45 @@ def batch_loss(model, samples: list, step: int, args) -> tuple[torch.Tensor, dic
 def _train_paths(out: Path) -> tuple[Path, Path]:
     stem = out.with_suffix("")
     return stem.with_name(stem.name + ".train.safetensors"), stem.with_name(stem.name + ".train.json")
+
+
+def snapshot_path(out: Path, step: int) -> Path:
+    """Where ``--snapshot-every`` / ``--snapshot-at`` keep the weights after ``step`` steps: OUT with ``.stepN.safetensors``."""
+    stem = Path(out).with_suffix("")
+    return stem.with_name(f"{stem.name}.step{step}.safetensors")
+
+
+def parse_steps(text: str | None) -> set[int]:
+    """``"100,250, 400"`` -> {100, 250, 400}; ValueError (one line) for anything but positive integers."""
+    out = set()
+    for part in str(text or "").split(","):
+        if part.strip():
+            if not part.strip().isdigit() or int(part) < 1:
+                raise ValueError(f"--snapshot-at: {part.strip()!r} is not a positive step number")
+            out.add(int(part))
+    return out
+
+
+def average_weights(paths: list, out) -> PredictorNet:
+    """Average the parameters of several weight files of one network
+    (stochastic weight averaging: snapshots taken along one run at a constant
+    or slowly decaying learning rate sit around a minimum, and their mean is
+    usually closer to its centre than any of them). All files must have the
+    same widths, input size and scale convention; writes ``out`` (safetensors,
+    atomically) with ``averaged_from`` (the file names) in its metadata and
+    returns the averaged model."""
+    if not paths:
+        raise ValueError("average_weights needs at least one weights file")
+    models = [load_model(p) for p in paths]
+    first = models[0]
+    for p, m in zip(paths, models):
+        if (m.widths, m.input_size, m.scene_depth) != (first.widths, first.input_size, first.scene_depth):
+            raise ValueError(f"{p}: widths, input size or scene depth differ from {paths[0]}")
+    states = [m.state_dict() for m in models]
+    mean = {k: sum(sd[k].double() for sd in states).div(len(states)).to(states[0][k].dtype) for k in states[0]}
+    first.load_state_dict(mean)
+    save_weights(first, out, {"averaged_from": [Path(p).name for p in paths]})
+    return first
 
 
 def save_checkpoint(model, opt, out: Path, state: dict) -> None:
@@ -239,6 +309,7 @@ def train(args) -> dict:
     start_step, t0, elapsed0 = state["step"], time.time(), state["elapsed_s"]
     last_save = t0
     step = start_step
+    snapshot_at = parse_steps(getattr(args, "snapshot_at", ""))
     pool: list = []
     pool_rng = np.random.default_rng([args.seed, rank, start_step])
     for step in range(start_step, args.steps):
@@ -266,6 +337,9 @@ def train(args) -> dict:
             flag = torch.tensor([1.0 if stop else 0.0])
             dist.broadcast(flag, 0)
             stop = bool(flag.item())
+        every = getattr(args, "snapshot_every", 0)
+        if rank == 0 and ((every and (step + 1) % every == 0) or step + 1 in snapshot_at):
+            save_weights(model, snapshot_path(out, step + 1), {"step": step + 1, "train_size": args.size})
         if rank == 0 and (now - last_save > args.save_every_s or step == args.steps - 1 or stop):
             state.update(step=step + 1, elapsed_s=round(elapsed0 + now - t0, 1))
             save_checkpoint(model, opt, out, state)
@@ -365,6 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--coverage-weight", type=float, default=0.1,
                    help="weight of the opacity-vs-coverage cross entropy (empty background -> transparent; "
                         "default 0.1, 0: off)")
+    p.add_argument("--gradient-weight", type=float, default=0.0,
+                   help="weight of the multi-scale gradient matching of log depth (sharp occlusion edges; "
+                        "default 0: off)")
     p.add_argument("--reuse", type=int, default=1, metavar="K",
                    help="use each generated scene in about K steps (a pool of recent scenes; default 1)")
     p.add_argument("--init", help="start from these weights (safetensors) instead of a random network")
@@ -376,6 +453,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop (and save) after step N, keeping the learning-rate schedule of --steps "
                         "(replays a run that was stopped early; 0: off)")
     p.add_argument("--save-every-s", type=float, default=300.0)
+    p.add_argument("--snapshot-every", type=int, default=0, metavar="N",
+                   help="also keep the weights every N steps as OUT.stepN.safetensors (for weight averaging: "
+                        "scripts/average_weights.py; default 0: off)")
+    p.add_argument("--snapshot-at", default="", metavar="S1,S2,...",
+                   help="also keep the weights after these steps (comma-separated), as --snapshot-every does")
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--eval", type=int, default=0, metavar="N", help="after training, evaluate on N held-out scenes")
     p.add_argument("--eval-only", action="store_true", help="only evaluate OUT")
@@ -390,6 +472,10 @@ def main(argv=None) -> int:
         raise SystemExit("--size must be a multiple of 16")
     if not 0.0 <= args.scene_depth < DEPTH_MAX:
         raise SystemExit(f"--scene-depth must be between 0 (off) and {DEPTH_MAX:g}")
+    try:
+        parse_steps(args.snapshot_at)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     if not args.eval_only:
         train(args)
     if int(os.environ.get("RANK", "0")) == 0 and (args.eval or args.eval_only):

@@ -70,6 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def weights_label(path: str | None) -> str:
     """"step S, P px" (from the weights file's metadata), or what is known."""
+    import json
     import os
 
     from safetensors import safe_open
@@ -82,6 +83,12 @@ def weights_label(path: str | None) -> str:
     parts = [f"{p.name}"]
     if "step" in meta:
         parts.append(f"step {meta['step']}")
+    if "averaged_from" in meta:
+        try:
+            n = len(json.loads(meta["averaged_from"]))
+        except (ValueError, TypeError):
+            n = 0
+        parts.append(f"mean of {n} snapshots" if n else "averaged weights")
     size = meta.get("train_size") or meta.get("input_size")
     if size:
         parts.append(f"trained at {size} px")

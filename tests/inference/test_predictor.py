@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -247,6 +248,67 @@ def test_scale_invariant_depth_loss_ignores_a_global_scale():
         depth_loss(z, z, "l2")
 
 
+def test_depth_gradient_loss_penalises_smeared_edges_not_scale():
+    """Gradient matching: zero for the truth times any factor, positive for an
+    occlusion edge smeared over pixels (which the per-pixel term scores low),
+    blind to pixels outside the mask."""
+    from inference.predictor_training import depth_gradient_loss
+
+    z = torch.full((16, 16), 2.0)
+    z[:, 8:] = 4.0  # a sharp step: an object's edge in front of a wall
+    mask = torch.ones(16, 16, dtype=torch.bool)
+    assert float(depth_gradient_loss(z * 1.7, z, mask)) == pytest.approx(0.0, abs=1e-6)
+    smeared = z.clone()
+    smeared[:, 6:10] = torch.linspace(2.0, 4.0, 6)[1:5]  # the step as a ramp
+    assert float(depth_gradient_loss(smeared, z, mask)) > 0.02
+    ramp_only = mask.clone()
+    ramp_only[:, 5:11] = False  # hide the ramp and its neighbours: nothing left to penalise
+    assert float(depth_gradient_loss(smeared, z, ramp_only)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_snapshots_and_weight_averaging(tmp_path):
+    """--snapshot-every / --snapshot-at keep the weights after those steps,
+    and average_weights writes their parameter-wise mean with the network's
+    metadata; files of different networks are refused (one line)."""
+    from inference.predictor_training import average_weights, snapshot_path
+
+    out = tmp_path / "w.safetensors"
+    args = build_parser().parse_args(["--steps", "3", "--out", str(out), "--size", "16", "--batch", "1",
+                                      "--targets", "0", "--snapshot-every", "2", "--snapshot-at", "1"])
+    train(args)
+    snaps = [snapshot_path(out, k) for k in (1, 2)]
+    assert all(p.is_file() for p in snaps) and not snapshot_path(out, 3).exists()
+    a, b = (load_model(p).state_dict() for p in snaps)
+    key = "head.weight"
+    assert not torch.equal(a[key], b[key])  # the step changed the weights
+    avg = average_weights(snaps, tmp_path / "avg.safetensors")
+    assert torch.allclose(avg.state_dict()[key], (a[key] + b[key]) / 2, atol=1e-7)
+    again = load_model(tmp_path / "avg.safetensors")
+    assert again.scene_depth == 3.0 and torch.allclose(again.state_dict()[key], avg.state_dict()[key])
+    from app.cli.evaluate import weights_label
+
+    assert "mean of 2 snapshots" in weights_label(str(tmp_path / "avg.safetensors"))
+    assert "step 2" in weights_label(str(snaps[1]))
+    other = tmp_path / "other.safetensors"
+    save_weights(PredictorNet(widths=(8, 8, 8, 8, 8), input_size=16), other)
+    with pytest.raises(ValueError, match="other.safetensors"):
+        average_weights([snaps[0], other], tmp_path / "bad.safetensors")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "average_weights", Path(__file__).resolve().parents[2] / "scripts" / "average_weights.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    average_main = script.main
+    assert average_main([str(tmp_path / "cli.safetensors"), str(snaps[0]), str(snaps[1])]) == 0
+    assert average_main([str(tmp_path / "x.safetensors"), str(tmp_path / "missing.safetensors")]) == 2
+    from inference.predictor_training import main as train_main, parse_steps
+
+    assert parse_steps(" 5, 10,,3") == {3, 5, 10} and parse_steps("") == set()
+    with pytest.raises(SystemExit, match="snapshot-at"):
+        train_main(["--steps", "1", "--out", str(tmp_path / "n.safetensors"), "--snapshot-at", "10,x"])
+
+
 def test_reuse_pool_generates_fewer_scenes(tmp_path, monkeypatch):
     from inference import predictor_training as pt
 
@@ -368,3 +430,7 @@ def test_training_with_the_scale_convention_records_it(tmp_path):
                                      "--batch", "1", "--targets", "1", "--scene-depth", "0", "--coverage-weight", "0"])
     state = train(off)
     assert "coverage_bce" not in state["log"][0] and load_model(tmp_path / "o.safetensors").scene_depth is None
+    grad = build_parser().parse_args(["--steps", "1", "--out", str(tmp_path / "g.safetensors"), "--size", "32",
+                                      "--batch", "1", "--targets", "1", "--gradient-weight", "2"])
+    state = train(grad)
+    assert state["log"][0]["depth_gradient"] > 0 and math.isfinite(state["log"][0]["loss"])
