@@ -46,7 +46,7 @@ bench: setup
 	$(PY) bench/render.py --quick
 	$(PY) bench/startup.py --quick
 
-# Retrain the shipped predictor weights from scratch (about 4 h 20 min on 2 cores; see
+# Retrain the shipped predictor weights from scratch (about 6 h on 2 cores; see
 # assets/MODEL_CARD.md), then score them (the plot in docs/ is the README's).
 predictor: setup
 	scripts/reproduce_predictor.sh assets/predictor.safetensors build/predictor-stages
